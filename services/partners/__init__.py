@@ -1,0 +1,74 @@
+"""The partners service: organisations, people, offers, capacity, and identity (tokens)."""
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+from sqlalchemy.orm.exc import StaleDataError
+
+from services.partners import config as partners_config
+from services.partners import ratelimit
+from services.partners.models import db
+from shared.api import create_service_app
+from shared.auth import KeySource, TokenVerifier
+from shared.errors import problem_response
+from shared.jwt_keys import KeyRing
+from shared.migrations import upgrade
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """The partners app; `overrides` replace settings read from the environment."""
+    config = partners_config.load()
+    config.update(overrides or {})
+    keyring = KeyRing(Path(config["JWT_KEYS_DIR"]),
+                      create_if_empty=config["JWT_CREATE_KEY_IF_MISSING"])
+    # As the identity provider we verify with our own keys; no HTTP round trip to ourselves.
+    verifier = TokenVerifier(KeySource(keyring.public_keys), config["JWT_ISSUER"],
+                             config["JWT_AUDIENCE"])
+    app, api = create_service_app(config, db, verifier)
+    app.extensions["mitra_keyring"] = keyring
+    ratelimit.init_app(app)
+
+    from services.partners import api as partners_api
+
+    partners_api.register(api)
+
+    @app.errorhandler(StaleDataError)
+    def _stale(error: StaleDataError):  # type: ignore[no-untyped-def]
+        return problem_response(409, "Conflict", "Someone changed this at the same moment; "
+                                "reload and try again.", "stale-version")
+
+    _register_cli(app)
+    return app
+
+
+def _register_cli(app: Flask) -> None:
+    @app.cli.command("migrate")
+    def migrate() -> None:
+        """Bring the database schema up to date."""
+        upgrade(MIGRATIONS, app.config["DATABASE_URL"])
+        click.echo("partners: database is up to date")
+
+    @app.cli.command("seed-demo")
+    def seed_demo() -> None:
+        """Load the Kota Bekasi demo (idempotent) and print its logins."""
+        from services.partners.seed import seed
+
+        for line in seed(db.session):
+            click.echo(line)
+
+    @app.cli.command("expire-offers")
+    def expire_offers() -> None:
+        """Mark offers whose window has ended as expired."""
+        from services.partners.operations.offers import expire_ended
+        from shared.audit import Actor
+
+        count = expire_ended(db.session, Actor(id="system", role="system", kind="service"),
+                             date.today())
+        db.session.commit()
+        click.echo(f"partners: {count} offers expired")

@@ -1,0 +1,1 @@
+"""Mechanisms every Mitra service uses: config, database, errors, auth, outbox, regions."""

@@ -12,6 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from services.partners import config as partners_config
 from services.partners import ratelimit
 from services.partners.models import db
+from services.partners.security import configure_password_hashing
 from shared.api import create_service_app
 from shared.auth import KeySource, TokenVerifier
 from shared.errors import problem_response
@@ -32,6 +33,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
                              config["JWT_AUDIENCE"])
     app, api = create_service_app(config, db, verifier)
     app.extensions["mitra_keyring"] = keyring
+    configure_password_hashing(config["PASSWORD_HASH_TIME_COST"],
+                               config["PASSWORD_HASH_MEMORY_KIB"])
     ratelimit.init_app(app)
 
     from services.partners import api as partners_api

@@ -14,6 +14,13 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 API_KEY_PREFIX = "mk_"
 
 
+def configure_password_hashing(time_cost: int, memory_kib: int) -> None:
+    """Set argon2's cost (tests lower it; production keeps argon2-cffi's defaults)."""
+    global _hasher, _DUMMY_HASH
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+    _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 

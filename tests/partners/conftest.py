@@ -1,0 +1,229 @@
+"""The partners app on a migrated PostgreSQL database, a live server, and factories."""
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from services.partners import MIGRATIONS, create_app
+from services.partners.models import Organisation, User, db
+from services.partners.operations import accounts, offers, organisations
+from services.partners.security import hash_password
+from shared.audit import Actor
+from shared.migrations import upgrade
+from tests.conftest import REDIS_URL, RUN_ID
+
+PASSWORD = "correct horse battery"
+SERVICE_SECRET = "matching-test-secret"
+MUSTIKASARI = "32.75.11.1004"
+MUSTIKAJAYA = "32.75.11"
+KOTA_BEKASI = "32.75"
+SYSTEM = Actor(id="system:test", role="system", kind="service")
+KEEP_TABLES = {"topics", "alembic_version"}
+SEEDED_TOPICS = 19
+
+
+@pytest.fixture(scope="session")
+def partners_db_url(make_database) -> str:
+    url = make_database("partners")
+    upgrade(MIGRATIONS, url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def seeded_topics(partners_db_url: str) -> list[str]:
+    engine = sa.create_engine(partners_db_url)
+    with engine.connect() as connection:
+        codes = list(connection.scalars(sa.text("SELECT code FROM topics")))
+    engine.dispose()
+    return codes
+
+
+@pytest.fixture(scope="session")
+def app(partners_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    return create_app({
+        "DATABASE_URL": partners_db_url,
+        "JWT_KEYS_DIR": tmp_path_factory.mktemp("keys"),
+        "RATELIMIT_STORAGE_URI": REDIS_URL,
+        "RATELIMIT_KEY_PREFIX": f"mitra-test-{RUN_ID}",
+        "LOGIN_RATE_LIMIT": "20 per minute",
+        "SERVICE_CLIENTS": {"matching": SERVICE_SECRET},
+        "PASSWORD_HASH_TIME_COST": 1,
+        "PASSWORD_HASH_MEMORY_KIB": 1024,
+        "ACCESS_LOG": False,
+        "TESTING": True,
+    })
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(app: Flask, redis_client, seeded_topics: list[str]) -> Iterator[None]:
+    """Each test starts from the migrated, empty database (the topic vocabulary kept)."""
+    yield
+    tables = [t.name for t in db.metadata.sorted_tables if t.name not in KEEP_TABLES]
+    with db.engine.begin() as connection:
+        connection.execute(sa.text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        connection.execute(sa.text("DELETE FROM topics WHERE NOT (code = ANY(:codes))"),
+                           {"codes": seeded_topics})
+        connection.execute(sa.text("UPDATE topics SET is_active = true"))
+    for key in redis_client.scan_iter(f"LIMITS:mitra-test-{RUN_ID}*"):
+        redis_client.delete(key)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def ctx(app: Flask) -> Iterator[None]:
+    with app.app_context():
+        yield
+
+
+@pytest.fixture(scope="session")
+def live_server(app: Flask) -> Iterator[str]:
+    """The partners app on a real threaded HTTP server, for tests that cross processes."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+# --- factories ---------------------------------------------------------------------------------
+
+class Factory:
+    """Builds organisations, people and offers through the real operations."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._n = 0
+
+    def _next(self) -> int:
+        self._n += 1
+        return self._n
+
+    def organisation(self, kind: str = "company", status: str = "verified",
+                     **overrides: Any) -> tuple[Organisation, User]:
+        n = self._next()
+        data: dict[str, Any] = {
+            "kind": kind, "name": f"PT Uji {n} (fiktif)", "address_region": MUSTIKASARI,
+            "operating_regions": [MUSTIKAJAYA], "contact_name": "Kontak Uji",
+            "contact_email": f"kontak{n}@uji.example", "contact_phone": "+6281200000099",
+            "sector": "Uji", "address": None, "website": None,
+            "admin": {"name": f"Admin {n}", "email": f"admin{n}-{uuid.uuid4().hex[:6]}@uji.example",
+                      "password": PASSWORD, "locale": "id"},
+        }
+        if kind == "company":
+            data.update(nib=f"{n:013d}", npwp=f"{n:016d}")
+        elif kind == "university":
+            data.update(pddikti_code=f"{n:06d}")
+        data.update(overrides)
+        with self.app.app_context():
+            organisation, admin = organisations.register(db.session, SYSTEM, data)
+            if status in {"verified", "rejected", "suspended"}:
+                organisations.change_status(
+                    db.session, SYSTEM, organisation,
+                    "reject" if status == "rejected" else "verify", "test")
+            if status == "suspended":
+                organisations.change_status(db.session, SYSTEM, organisation, "suspend", "test")
+            db.session.commit()
+            return organisation, admin
+
+    def agency(self) -> Organisation:
+        with self.app.app_context():
+            existing = db.session.scalar(sa.select(Organisation).where(Organisation.is_agency))
+            if existing is not None:
+                return existing
+            agency = Organisation(kind="government", name="DP3A Uji", is_agency=True,
+                                  status="verified", address_region="32.75",
+                                  operating_regions=["32.75"], contact_name="DP3A",
+                                  contact_email="dp3a@uji.example",
+                                  contact_phone="+6281200000000")
+            db.session.add(agency)
+            db.session.commit()
+            return agency
+
+    def user(self, role: str, organisation: Organisation | None = None,
+             region_codes: list[str] | None = None, locale: str = "id") -> User:
+        if organisation is None:
+            organisation = self.agency() if role in {"dp3a_officer", "dp3a_admin",
+                                                     "coordinator"} else self.organisation()[0]
+        if role == "coordinator" and region_codes is None:
+            region_codes = [MUSTIKASARI]
+        with self.app.app_context():
+            user = User(organisation_id=organisation.id, email=f"{role}{self._next()}@uji.example",
+                        name=f"Pengguna {role}", role=role, region_codes=region_codes or [],
+                        locale=locale, password_hash=hash_password(PASSWORD))
+            db.session.add(user)
+            db.session.commit()
+            return user
+
+    def token(self, user: User) -> str:
+        return self._issue(accounts.claims_for_user(user))
+
+    def service_token(self) -> str:
+        return self._issue({"sub": "service:matching", "typ": "service", "role": "service"})
+
+    def _issue(self, claims: dict[str, Any]) -> str:
+        config = self.app.config
+        return self.app.extensions["mitra_keyring"].issue(
+            claims, issuer=config["JWT_ISSUER"], audience=config["JWT_AUDIENCE"],
+            lifetime=timedelta(minutes=10))
+
+    def offer(self, owner: User, status: str = "active", **overrides: Any):
+        data: dict[str, Any] = {
+            "kind": "trainer", "title": "Pelatih pemasaran digital", "description": "Uji",
+            "topics": ["pemasaran_digital"], "unit": "sessions", "capacity": 10,
+            "available_from": date.today(), "available_to": date.today() + timedelta(days=90),
+            "delivery_regions": [MUSTIKAJAYA], "mode": "onsite", "language": "id",
+        }
+        data.update(overrides)
+        actor = Actor(id=str(owner.id), role=owner.role, organisation_id=str(owner.organisation_id))
+        with self.app.app_context():
+            offer = offers.create(db.session, actor, data)
+            if status != "draft":
+                offers.change_status(db.session, actor, offer, "submit")
+            if status == "withdrawn":
+                offers.change_status(db.session, actor, offer, "withdraw")
+            db.session.commit()
+            return offer
+
+
+@pytest.fixture
+def make(app: Flask) -> Factory:
+    return Factory(app)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def audit_entries(app: Flask, **filters: Any) -> list:
+    """Audit entries matching `filters` (e.g. action=..., object_id=...)."""
+    with app.app_context():
+        statement = sa.select(db.AuditEntry).order_by(db.AuditEntry.occurred_at)
+        for name, value in filters.items():
+            statement = statement.where(getattr(db.AuditEntry, name) == str(value))
+        return list(db.session.scalars(statement))
+
+
+def outbox_events(app: Flask, event_type: str | None = None) -> list:
+    with app.app_context():
+        statement = sa.select(db.OutboxEvent).order_by(db.OutboxEvent.occurred_at)
+        if event_type:
+            statement = statement.where(db.OutboxEvent.event_type == event_type)
+        return list(db.session.scalars(statement))
+
+
+def count_rows(app: Flask, model: Any) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(model))

@@ -1,0 +1,4 @@
+-- One database per service (DESIGN.md §2).
+CREATE DATABASE partners;
+CREATE DATABASE matching;
+CREATE DATABASE notify;

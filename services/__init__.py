@@ -1,0 +1,1 @@
+"""Mitra's services, one package each."""

@@ -8,8 +8,9 @@ import orjson
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
+from flask_smorest.pagination import PaginationMetadataSchema
 from flask_smorest.utils import prepare_response
-from marshmallow import Schema, fields
+from marshmallow import INCLUDE, Schema, fields
 
 from shared import errors, health, logging as mitra_logging
 from shared.auth import TokenVerifier
@@ -18,7 +19,11 @@ from shared.db import ServiceDatabase
 
 
 class ProblemSchema(Schema):
-    """RFC 9457 problem details."""
+    """RFC 9457 problem details. Extension members may follow (RFC 9457 section 3.2), e.g.
+    `current_status` on an illegal transition or `remaining` when capacity runs out."""
+
+    class Meta:
+        unknown = INCLUDE  # documented as additionalProperties: true
 
     type = fields.String(required=True)
     title = fields.String(required=True)
@@ -54,6 +59,14 @@ class MitraApi(Api):
         response = {"description": "Problem details (RFC 9457)", "schema": self.ERROR_SCHEMA}
         prepare_response(response, self.spec, errors.PROBLEM_MIME)
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+    def _register_pagination_header(self) -> None:
+        # X-Pagination holds a JSON object. OpenAPI 3 describes such a header with `content`;
+        # flask-smorest's `schema` would mean the "simple" style (total,3,page,1).
+        self.spec.components.header("PAGINATION", {
+            "description": "Pagination metadata, as JSON",
+            "content": {"application/json": {"schema": PaginationMetadataSchema}},
+        }, lazy=True)
 
 
 def create_service_app(config: dict[str, Any], db: ServiceDatabase,

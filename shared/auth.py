@@ -26,7 +26,7 @@ class KeySource:
     def __init__(self, load: Callable[[], dict[str, Any]], refresh_interval: float = 300) -> None:
         self._load = load
         self._keys: dict[str, Any] = {}
-        self._loaded_at = 0.0
+        self._loaded_at = float("-inf")  # never loaded: the first call loads, whatever the clock
         self._refresh_interval = refresh_interval
         self._lock = threading.Lock()
 

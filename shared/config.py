@@ -55,6 +55,8 @@ def base_config(service: str) -> dict:
         "JWT_AUDIENCE": env_str("JWT_AUDIENCE", "mitra"),
         "PARTNERS_URL": env_str("PARTNERS_URL", "http://127.0.0.1:8001"),
         "LOG_LEVEL": env_str("LOG_LEVEL", "INFO"),
+        # One log line per request (shared/logging.py); off for load tests.
+        "ACCESS_LOG": env_bool("ACCESS_LOG", True),
         # flask-smorest / OpenAPI
         "API_TITLE": f"Mitra {service}",
         "API_VERSION": "v1",

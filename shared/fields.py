@@ -2,19 +2,42 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from shared.regions import catalogue
 
+NUL_MESSAGE = "Text may not contain the NUL character (U+0000)."
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_nul(v) for v in value)
+    return False
+
 
 class StrictSchema(Schema):
-    """Unknown fields are refused, never silently dropped (marshmallow's default, made explicit)."""
+    """Unknown fields are refused, never silently dropped (marshmallow's default, made explicit).
+    Text holding NUL is refused too: PostgreSQL cannot store or even compare it."""
 
     class Meta:
         unknown = "raise"
         ordered = True
+
+    @pre_load
+    def _refuse_nul(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, Mapping):
+            errors = {str(key): [NUL_MESSAGE] for key, value in data.items()
+                      if _holds_nul(key) or _holds_nul(value)}
+            if errors:
+                raise ValidationError(errors)
+        return data
 
 
 class Text(fields.String):

@@ -18,6 +18,9 @@ class SelectPage(Page):
 
     @property
     def items(self) -> list[Any]:
+        if self.page_params.first_item >= (self.page_params.item_count or 0):
+            # Past the end: nothing to fetch, and a huge page number would overflow OFFSET.
+            return []
         statement = self.collection.limit(self.page_params.page_size).offset(
             self.page_params.first_item
         )

@@ -1,6 +1,8 @@
 """Request and response shapes of the partners API."""
 from __future__ import annotations
 
+import re
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.partners.models import (
@@ -357,9 +359,12 @@ class OfferQueryArgsSchema(StrictSchema):
     q = Text(min=1, max=100, metadata={"description": "Words in the title."})
 
 
+RESERVATION_REFERENCE = re.compile(r"^[A-Za-z0-9._:\-]{1,100}$")
+
+
 class ReservationCreateSchema(StrictSchema):
     reference = fields.String(required=True, validate=validate.Regexp(
-        r"^[A-Za-z0-9._:\-]{1,100}$", error="Use 1-100 letters, digits and . _ : -"))
+        RESERVATION_REFERENCE, error="Use 1-100 letters, digits and . _ : -"))
     quantity = WholeNumber(min=1, max=MAX_FUNDING_IDR, required=True)
 
 

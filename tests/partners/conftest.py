@@ -73,7 +73,7 @@ def _clean_state(app: Flask, redis_client, seeded_topics: list[str]) -> Iterator
         connection.execute(sa.text("DELETE FROM topics WHERE NOT (code = ANY(:codes))"),
                            {"codes": seeded_topics})
         connection.execute(sa.text("UPDATE topics SET is_active = true"))
-    for key in redis_client.scan_iter(f"LIMITS:mitra-test-{RUN_ID}*"):
+    for key in redis_client.scan_iter(f"LIMITS:*mitra-test-{RUN_ID}/*"):
         redis_client.delete(key)
 
 

@@ -10,10 +10,11 @@ from flask_smorest import Blueprint
 from services.partners.models import db
 from services.partners.operations import capacity, offers
 from services.partners.schemas import (
-    CapacitySchema, OfferCreateSchema, OfferQueryArgsSchema, OfferSchema, OfferUpdateSchema,
-    ReservationCreateSchema, ReservationSchema,
+    RESERVATION_REFERENCE, CapacitySchema, OfferCreateSchema, OfferQueryArgsSchema, OfferSchema,
+    OfferUpdateSchema, ReservationCreateSchema, ReservationSchema,
 )
 from shared.auth import ALL_USER_ROLES, DP3A_ROLES, PARTNER_ROLES, SERVICE, allow, current_actor
+from shared.errors import abort
 from shared.etag import etag_for, require_match
 from shared.idempotency import idempotent
 from shared.pagination import PAGINATION_ARGS, SelectPage
@@ -125,6 +126,9 @@ def _ledger_action(action: str, summary: str) -> None:
         @allow(*LEDGER_CALLERS)
         @blp.response(200, ReservationSchema)
         def post(self, offer_id: uuid.UUID, reference: str):
+            if not RESERVATION_REFERENCE.fullmatch(reference):
+                # No reservation can have this reference (and PostgreSQL cannot compare NUL).
+                abort(404, f"No reservation {reference!r} on this offer.")
             entry = operation(db.session, current_actor(), offer_id, reference)
             db.session.commit()
             return entry

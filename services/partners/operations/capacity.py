@@ -26,6 +26,16 @@ def _entry(session: Session, offer_id: uuid.UUID, reference: str) -> CapacityEnt
         CapacityEntry.offer_id == offer_id, CapacityEntry.reference == reference))
 
 
+def _locked_entry(session: Session, actor: Actor, offer_id: uuid.UUID, reference: str
+                  ) -> tuple[Offer, CapacityEntry]:
+    """The offer, locked, and its entry for `reference` (404 when there is none)."""
+    offer = get(session, actor, offer_id, for_update=True)
+    entry = _entry(session, offer.id, reference)
+    if entry is None:
+        abort(404, f"No reservation {reference!r} on this offer.")
+    return offer, entry
+
+
 def reserve(session: Session, actor: Actor, offer_id: uuid.UUID, reference: str,
             quantity: int) -> tuple[CapacityEntry, bool]:
     """Hold `quantity` for `reference`; (entry, created). The same call again returns the
@@ -69,10 +79,7 @@ def reserve(session: Session, actor: Actor, offer_id: uuid.UUID, reference: str,
 def commit(session: Session, actor: Actor, offer_id: uuid.UUID, reference: str
            ) -> CapacityEntry:
     """Turn a reservation into a commitment (help confirmed); repeating it changes nothing."""
-    offer = get(session, actor, offer_id, for_update=True)
-    entry = _entry(session, offer.id, reference)
-    if entry is None:
-        abort(404, f"No reservation {reference!r} on this offer.")
+    offer, entry = _locked_entry(session, actor, offer_id, reference)
     if entry.state == "committed":
         return entry
     if entry.state == "released":
@@ -93,10 +100,7 @@ def commit(session: Session, actor: Actor, offer_id: uuid.UUID, reference: str
 def release(session: Session, actor: Actor, offer_id: uuid.UUID, reference: str
             ) -> CapacityEntry:
     """Give a reservation or commitment back; repeating it changes nothing."""
-    offer = get(session, actor, offer_id, for_update=True)
-    entry = _entry(session, offer.id, reference)
-    if entry is None:
-        abort(404, f"No reservation {reference!r} on this offer.")
+    offer, entry = _locked_entry(session, actor, offer_id, reference)
     if entry.state == "released":
         return entry
     before = snapshot(offer, ("reserved", "committed", "status"))

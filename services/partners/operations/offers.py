@@ -100,6 +100,10 @@ def update(session: Session, actor: Actor, offer: Offer, changes: dict[str, Any]
         if name not in {"topics", "delivery_regions"}:
             setattr(offer, name, value)
     _set_topics_and_regions(offer, changes)
+    if changes:
+        # Touch the row even when only topics or regions changed, so its version (the ETag)
+        # moves on and an editor holding the old ETag gets 409 instead of overwriting.
+        offer.updated_at = utcnow()
     if offer.status == "exhausted" and offer.remaining > 0:
         transition(session, actor, offer, "replenish")
     elif offer.status == "active" and offer.remaining == 0:

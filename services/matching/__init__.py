@@ -1,0 +1,1 @@
+"""The matching service: programmes, needs, match runs, proposals, approvals and reports."""

@@ -22,6 +22,7 @@ import os
 import platform
 import random
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -357,16 +358,20 @@ def parse_wrk(output: str) -> dict[str, Any]:
 
 
 def run_wrk(wrk: str, url: str, *, connections: int, threads: int, duration: int,
-            warmup: int, headers: dict[str, str] | None = None) -> dict[str, Any]:
+            warmup: int, headers: dict[str, str] | None = None,
+            server: subprocess.Popen | None = None) -> dict[str, Any]:
     header_args = [arg for k, v in (headers or {}).items() for arg in ("-H", f"{k}: {v}")]
     base = [wrk, f"-t{threads}", f"-c{connections}", "--timeout", "5s", *header_args]
     if warmup > 0:
         subprocess.run([*base, f"-d{warmup}s", url], check=True, capture_output=True,
                        text=True, timeout=warmup + 30)
+    before = cpu_snapshot(server)
     done = subprocess.run([*base, f"-d{duration}s", "--latency", url], check=True,
                           capture_output=True, text=True, timeout=duration + 30)
+    after = cpu_snapshot(server)
     result = parse_wrk(done.stdout)
     result["raw"] = done.stdout
+    result["cpu"] = cpu_split(before, after, result.get("requests") or 0)
     if result["non_2xx"]:
         raise SystemExit(f"FAIL: {result['non_2xx']} non-2xx responses from {url}:\n"
                          f"{done.stdout}")
@@ -374,6 +379,59 @@ def run_wrk(wrk: str, url: str, *, connections: int, threads: int, duration: int
     if errors:
         raise SystemExit(f"FAIL: socket errors {errors} against {url}:\n{done.stdout}")
     return result
+
+
+# --- where the CPU went during a measurement ----------------------------------------------
+
+_HZ = os.sysconf("SC_CLK_TCK")
+
+
+def _ticks(pid: str) -> int:
+    """user + system clock ticks of one process (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def cpu_snapshot(server: subprocess.Popen | None) -> dict[str, float]:
+    """CPU seconds so far of: the server's process group, the PostgreSQL backends of the
+    bench database, finished children (wrk), and the whole machine (from /proc/stat)."""
+    service = postgres = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if server is not None and os.getpgid(int(entry)) == server.pid:
+                service += _ticks(entry)
+                continue
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmdline.startswith(b"postgres") and DATABASE.encode() in cmdline:
+            postgres += _ticks(entry)
+    with open("/proc/stat") as handle:
+        cpu = [int(x) for x in handle.readline().split()[1:]]
+    busy = sum(cpu) - cpu[3] - (cpu[4] if len(cpu) > 4 else 0)  # all but idle and iowait
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"service": service / _HZ, "postgres": postgres / _HZ,
+            "wrk": children.ru_utime + children.ru_stime, "machine": busy / _HZ,
+            "wall": time.monotonic()}
+
+
+def cpu_split(before: dict[str, float], after: dict[str, float], requests_done: int
+              ) -> dict[str, Any]:
+    """CPU used during the run, in % of one core and ms per request; `other` is everything
+    else on the machine (other users' work competes for the same 2 cores)."""
+    wall = after["wall"] - before["wall"]
+    used = {k: after[k] - before[k] for k in ("service", "postgres", "wrk", "machine")}
+    used["other"] = max(0.0, used.pop("machine") - used["service"] - used["postgres"]
+                        - used["wrk"])
+    return {name: {"core_pct": round(seconds / wall * 100, 1),
+                   "ms_per_request": round(seconds / requests_done * 1000, 3)
+                   if requests_done else None}
+            for name, seconds in used.items()}
 
 
 # --- the run -----------------------------------------------------------------------------
@@ -496,6 +554,10 @@ def print_table(result: dict[str, Any]) -> None:
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
     print("  ".join("-" * w for w in widths))
+    for label, key in (("ceiling", "ceiling_cpu"), ("offers list", "offers_list_cpu")):
+        parts = ", ".join(f"{name} {v['core_pct']:.0f}% ({v['ms_per_request']:.2f} ms/req)"
+                          for name, v in result[key].items() if v["ms_per_request"] is not None)
+        print(f"CPU during {label} (% of one core): {parts}")
     print(f"results: {RESULTS.relative_to(ROOT)}")
 
 
@@ -520,6 +582,10 @@ def main() -> int:
     signal.signal(signal.SIGHUP, _terminate)
 
     wrk = ensure_wrk()
+    load_at_start = round(os.getloadavg()[0], 2)
+    if load_at_start > 0.5:
+        log(f"note: the machine is already busy (load average {load_at_start}); other work "
+            "competes for the same cores and lowers every figure")
     workdir = Path(tempfile.mkdtemp(prefix="mitra-bench-"))
     servers = Servers(workdir)
     database_created = False
@@ -543,7 +609,8 @@ def main() -> int:
             "ceiling", "ceiling_app:app", dict(os.environ),
             extra=["--chdir", str(ROOT / "bench")])
         wait_ready(f"http://127.0.0.1:{port}/", ceiling_proc, log_path)
-        ceiling = run_wrk(wrk, f"http://127.0.0.1:{port}/", **wrk_options)
+        ceiling = run_wrk(wrk, f"http://127.0.0.1:{port}/", server=ceiling_proc,
+                          **wrk_options)
         servers.stop(ceiling_proc)
         log(f"ceiling: {ceiling['rps']:.0f} req/s, p99 {ceiling['p99_ms']:.2f} ms")
 
@@ -558,7 +625,7 @@ def main() -> int:
         token = service_token(base, secret)
         checked = check_offers_list(base, token, loaded["expected_list_total"])
         log(f"offers list answers 200 with {checked['page_items']} of {checked['total']} offers")
-        offers_list = run_wrk(wrk, base + OFFERS_QUERY,
+        offers_list = run_wrk(wrk, base + OFFERS_QUERY, server=partners_proc,
                               headers={"Authorization": f"Bearer {token}"}, **wrk_options)
         log(f"offers list: {offers_list['rps']:.0f} req/s, p50 {offers_list['p50_ms']:.2f} ms, "
             f"p99 {offers_list['p99_ms']:.2f} ms")
@@ -604,6 +671,11 @@ def main() -> int:
             "duration_s": args.duration,
             "warmup_s": args.warmup,
             "gunicorn": "-w 2 (sync workers)",
+            # CPU during each measurement: the server (gunicorn), its PostgreSQL backends,
+            # wrk, and anything else running on the machine (which competes for the cores)
+            "ceiling_cpu": ceiling["cpu"],
+            "offers_list_cpu": offers_list["cpu"],
+            "loadavg_1min_at_start": load_at_start,
             "machine": machine_info(wrk),
             "goals": goals,
             "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

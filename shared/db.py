@@ -75,6 +75,9 @@ class ServiceDatabase:
         self._define_common_models()
         self.engine: Engine | None = None
         self.session_factory: sessionmaker[Session] | None = None
+        # Each database keeps its session under its own name in `g`, so that two services'
+        # apps used from one process (as in tests) never hand out each other's session.
+        self._g_key = f"db_session_{id(self)}"
 
     def _define_common_models(self) -> None:
         Base = self.Base
@@ -140,7 +143,7 @@ class ServiceDatabase:
 
         @app.teardown_appcontext
         def _close_session(exc: BaseException | None) -> None:
-            session = g.pop("db_session", None)
+            session = g.pop(self._g_key, None)
             if session is not None:
                 session.close()
 
@@ -149,11 +152,11 @@ class ServiceDatabase:
         """The session of the current app context (request or task)."""
         if not has_app_context():
             raise RuntimeError("db.session needs an app context")
-        session = g.get("db_session")
+        session = g.get(self._g_key)
         if session is None:
             assert self.session_factory is not None, "init_app was not called"
             session = self.session_factory()
-            g.db_session = session
+            setattr(g, self._g_key, session)
         return session
 
 

@@ -48,8 +48,9 @@ def idempotent(view: Callable) -> Callable:
         key = request.headers.get(HEADER)
         if key is None:
             return view(*args, **kwargs)
-        if not 1 <= len(key) <= 255:
-            abort(400, "Idempotency-Key must be 1 to 255 characters.", type="bad-idempotency-key")
+        if not 1 <= len(key) <= 255 or "\x00" in key:
+            abort(400, "Idempotency-Key must be 1 to 255 characters, without NUL.",
+                  type="bad-idempotency-key")
         db = current_db()
         model = db.IdempotencyRecord
         actor = current_actor()

@@ -5,13 +5,25 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+import threading
+
 import psycopg
 import pytest
 import redis
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from services.partners import MIGRATIONS, create_app
+from services.partners.models import db
+from shared.migrations import upgrade
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RUN_ID = f"{os.getpid()}"
+SERVICE_SECRET = "matching-test-secret"
+KEEP_TABLES = {"topics", "alembic_version"}
 
 
 def _admin_connection() -> psycopg.Connection:
@@ -42,3 +54,86 @@ def redis_client() -> redis.Redis:
     client = redis.Redis.from_url(REDIS_URL)
     client.ping()
     return client
+
+
+# --- the partners service, used by the partners tests and by every cross-service test -------
+# Defined once here: a fixture imported into two conftest files would be two fixtures, and the
+# app (with its engine) would be built twice.
+
+@pytest.fixture(scope="session")
+def partners_db_url(make_database) -> str:
+    url = make_database("partners")
+    upgrade(MIGRATIONS, url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def seeded_topics(partners_db_url: str) -> list[str]:
+    engine = sa.create_engine(partners_db_url)
+    with engine.connect() as connection:
+        codes = list(connection.scalars(sa.text("SELECT code FROM topics")))
+    engine.dispose()
+    return codes
+
+
+@pytest.fixture(scope="session")
+def app(partners_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    return create_app({
+        "DATABASE_URL": partners_db_url,
+        "JWT_KEYS_DIR": tmp_path_factory.mktemp("keys"),
+        "RATELIMIT_STORAGE_URI": REDIS_URL,
+        "RATELIMIT_KEY_PREFIX": f"mitra-test-{RUN_ID}",
+        "LOGIN_RATE_LIMIT": "20 per minute",
+        "SERVICE_CLIENTS": {"matching": SERVICE_SECRET},
+        "PASSWORD_HASH_TIME_COST": 1,
+        "PASSWORD_HASH_MEMORY_KIB": 1024,
+        "ACCESS_LOG": False,
+        "TESTING": True,
+    })
+
+
+@pytest.fixture
+def clean_partners(app: Flask, redis_client, seeded_topics: list[str]) -> Iterator[None]:
+    """After the test: the migrated, empty partners database again (the topic vocabulary
+    kept) and no rate-limit counters."""
+    yield
+    with db.engine.begin() as connection:
+        # DELETE in reverse dependency order: on tables this small, far faster than TRUNCATE.
+        for table in reversed(db.metadata.sorted_tables):
+            if table.name not in KEEP_TABLES:
+                connection.execute(table.delete())
+        connection.execute(sa.text("DELETE FROM topics WHERE NOT (code = ANY(:codes))"),
+                           {"codes": seeded_topics})
+        connection.execute(sa.text("UPDATE topics SET is_active = true"))
+    for key in redis_client.scan_iter(f"LIMITS:*mitra-test-{RUN_ID}/*"):
+        redis_client.delete(key)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def ctx(app: Flask) -> Iterator[None]:
+    with app.app_context():
+        yield
+
+
+@pytest.fixture(scope="session")
+def live_server(app: Flask) -> Iterator[str]:
+    """The partners app on a real threaded HTTP server, for tests that cross processes."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def make(app: Flask):
+    from tests.partners.conftest import Factory
+
+    return Factory(app)
+
+

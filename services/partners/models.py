@@ -184,7 +184,9 @@ class Offer(Base):
         # The last line of defence against over-commitment, whatever the application does.
         sa.CheckConstraint("reserved + committed <= capacity", name="ledger_within_capacity"),
         sa.CheckConstraint("available_to >= available_from", name="window"),
-        sa.Index("ix_offers_status_kind", "status", "kind"),
+        # Lists filter by status and kind and sort newest first; with the id it also answers
+        # counts from the index alone (migration 0002).
+        sa.Index("ix_offers_status_kind_created_at", "status", "kind", "created_at", "id"),
     )
 
     @property
@@ -204,15 +206,21 @@ class OfferTopic(Base):
     __tablename__ = "offer_topics"
     offer_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("offers.id", ondelete="CASCADE"), primary_key=True)
-    topic_code: Mapped[str] = mapped_column(sa.ForeignKey("topics.code"), primary_key=True,
-                                            index=True)
+    topic_code: Mapped[str] = mapped_column(sa.ForeignKey("topics.code"), primary_key=True)
+
+    # "Offers on this topic" from the index alone, without visiting the table (0002).
+    __table_args__ = (sa.Index("ix_offer_topics_topic_code_offer_id", "topic_code", "offer_id"),)
 
 
 class OfferRegion(Base):
     __tablename__ = "offer_regions"
     offer_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("offers.id", ondelete="CASCADE"), primary_key=True)
-    region_code: Mapped[str] = mapped_column(sa.String(20), primary_key=True, index=True)
+    region_code: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+
+    # "Offers delivered in these regions" from the index alone (0002).
+    __table_args__ = (
+        sa.Index("ix_offer_regions_region_code_offer_id", "region_code", "offer_id"),)
 
 
 class CapacityEntry(Base):

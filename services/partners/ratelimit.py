@@ -10,7 +10,9 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enable
 
 def login_key() -> str:
     """Limit per client address and per account, so one attacker cannot lock everyone out."""
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):  # not JSON, or JSON that is not an object: validation says so
+        body = {}
     # API keys are counted by their public prefix, so machine clients sharing an address
     # do not share one budget.
     who = body.get("email") or body.get("client_id") or str(body.get("api_key") or "-")[:16]

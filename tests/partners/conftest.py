@@ -1,7 +1,6 @@
 """The partners app on a migrated PostgreSQL database, a live server, and factories."""
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -10,92 +9,25 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 
-from services.partners import MIGRATIONS, create_app
 from services.partners.models import Organisation, User, db
 from services.partners.operations import accounts, offers, organisations
 from services.partners.security import hash_password
 from shared.audit import Actor
-from shared.migrations import upgrade
-from tests.conftest import REDIS_URL, RUN_ID
+from tests.conftest import KEEP_TABLES, REDIS_URL, RUN_ID, SERVICE_SECRET  # noqa: F401
 
 PASSWORD = "correct horse battery"
-SERVICE_SECRET = "matching-test-secret"
 MUSTIKASARI = "32.75.11.1004"
 MUSTIKAJAYA = "32.75.11"
 KOTA_BEKASI = "32.75"
 SYSTEM = Actor(id="system:test", role="system", kind="service")
-KEEP_TABLES = {"topics", "alembic_version"}
 SEEDED_TOPICS = 19
 
 
-@pytest.fixture(scope="session")
-def partners_db_url(make_database) -> str:
-    url = make_database("partners")
-    upgrade(MIGRATIONS, url)
-    return url
-
-
-@pytest.fixture(scope="session")
-def seeded_topics(partners_db_url: str) -> list[str]:
-    engine = sa.create_engine(partners_db_url)
-    with engine.connect() as connection:
-        codes = list(connection.scalars(sa.text("SELECT code FROM topics")))
-    engine.dispose()
-    return codes
-
-
-@pytest.fixture(scope="session")
-def app(partners_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
-    return create_app({
-        "DATABASE_URL": partners_db_url,
-        "JWT_KEYS_DIR": tmp_path_factory.mktemp("keys"),
-        "RATELIMIT_STORAGE_URI": REDIS_URL,
-        "RATELIMIT_KEY_PREFIX": f"mitra-test-{RUN_ID}",
-        "LOGIN_RATE_LIMIT": "20 per minute",
-        "SERVICE_CLIENTS": {"matching": SERVICE_SECRET},
-        "PASSWORD_HASH_TIME_COST": 1,
-        "PASSWORD_HASH_MEMORY_KIB": 1024,
-        "ACCESS_LOG": False,
-        "TESTING": True,
-    })
-
-
 @pytest.fixture(autouse=True)
-def _clean_state(app: Flask, redis_client, seeded_topics: list[str]) -> Iterator[None]:
-    """Each test starts from the migrated, empty database (the topic vocabulary kept)."""
+def _clean_state(clean_partners: None) -> Iterator[None]:
+    """Each partners test starts from the migrated, empty database."""
     yield
-    tables = [t.name for t in db.metadata.sorted_tables if t.name not in KEEP_TABLES]
-    with db.engine.begin() as connection:
-        connection.execute(sa.text(f"TRUNCATE {', '.join(tables)} CASCADE"))
-        connection.execute(sa.text("DELETE FROM topics WHERE NOT (code = ANY(:codes))"),
-                           {"codes": seeded_topics})
-        connection.execute(sa.text("UPDATE topics SET is_active = true"))
-    for key in redis_client.scan_iter(f"LIMITS:*mitra-test-{RUN_ID}/*"):
-        redis_client.delete(key)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
-def ctx(app: Flask) -> Iterator[None]:
-    with app.app_context():
-        yield
-
-
-@pytest.fixture(scope="session")
-def live_server(app: Flask) -> Iterator[str]:
-    """The partners app on a real threaded HTTP server, for tests that cross processes."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 # --- factories ---------------------------------------------------------------------------------
@@ -196,11 +128,6 @@ class Factory:
                 offers.change_status(db.session, actor, offer, "withdraw")
             db.session.commit()
             return offer
-
-
-@pytest.fixture
-def make(app: Flask) -> Factory:
-    return Factory(app)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -599,6 +599,7 @@ def test_a_retried_create_with_the_same_idempotency_key_makes_one_offer(client, 
     assert first.status_code == second.status_code == 201
     assert first.json == second.json
     assert second.headers["Location"] == first.headers["Location"]
+    assert second.headers["ETag"] == first.headers["ETag"]
     assert second.headers["Idempotent-Replayed"] == "true"
     assert count_rows(app, Offer) == 1
     assert len(audit_entries(app, action="offer.created")) == 1

@@ -64,6 +64,14 @@ def sign_in_service(clients: dict[str, str], client_id: str, secret: str) -> dic
 
 # --- invitations ----------------------------------------------------------------------------
 
+def _require_person(actor: Actor, what: str) -> None:
+    """Invitations and API keys record the person who made them; a machine client has none
+    (and must not be able to mint more credentials)."""
+    if actor.kind != "user":
+        abort(403, f"Only a person may {what}; this token belongs to a machine client.",
+              type="people-only")
+
+
 def _check_role_for_organisation(organisation: Organisation, role: str,
                                  region_codes: list[str]) -> None:
     allowed = AGENCY_ROLES if organisation.is_agency else PARTNER_ROLES
@@ -79,6 +87,7 @@ def invite(session: Session, actor: Actor, organisation: Organisation, data: dic
            lifetime: timedelta) -> tuple[Invitation, str]:
     """An invitation to join `organisation`; the token is returned once and stored hashed."""
     require_admin_of(actor, organisation.id, agency=organisation.is_agency)
+    _require_person(actor, "invite people")
     _check_role_for_organisation(organisation, data["role"], data["region_codes"])
     if session.scalar(select(User.id).where(User.email == data["email"])) is not None:
         abort(409, "This person already has an account.", type="duplicate-email",
@@ -193,6 +202,7 @@ def create_api_key(session: Session, actor: Actor, name: str, role: str) -> tupl
     """A key for a machine client of the caller's organisation, acting with `role`."""
     organisation = session.get(Organisation, uuid.UUID(actor.organisation_id))
     require_admin_of(actor, organisation.id, agency=organisation.is_agency)
+    _require_person(actor, "create API keys")
     allowed = (DP3A_ROLES if organisation.is_agency else PARTNER_ROLES)
     if role not in allowed:
         invalid("role", f"Keys of this organisation can act as: {', '.join(sorted(allowed))}.")

@@ -1,0 +1,440 @@
+"""Benchmark of the matching engine (services/matching/engine), on its own.
+
+    .venv/bin/python bench/matching_engine.py                 all three sizes
+    .venv/bin/python bench/matching_engine.py --sizes 1000:5000
+
+For each size (needs, offers) = (1k, 5k), (10k, 50k), (50k, 200k), in a fresh subprocess
+(so peak RSS is that size's own):
+1. generates needs across Jawa Barat (Kota Bekasi first, then its neighbours, then the rest
+   of the province, about ten needs per kelurahan) and offers of organisations nearby, as the
+   partners export would give them, tuned to about 50 candidate offers per need;
+2. runs `match` and reports its phases: prepare, candidates, scoring, solve, explanations;
+3. times OR-Tools' SimpleMinCostFlow alone on the very arrays the engine solved (fresh
+   solver: add arcs, set supplies, solve, read flows): the floor no engine can beat;
+4. compares priority-weighted coverage and score with a greedy assignment (edges by priority,
+   then score) and, where asked (small size by default), with the LP optimum from SciPy's
+   HiGHS (coverage first, then score with coverage held at its optimum);
+5. writes bench/results/matching.json (one object per size) and prints a table.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from services.matching.engine import Need, Offer, TrackRecord, match  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "matching.json"
+WILAYAH = ROOT / "shared" / "data" / "wilayah.csv"
+SIZES = [(1_000, 5_000), (10_000, 50_000), (50_000, 200_000)]
+CITY = "32.75"  # Kota Bekasi
+# Kabupaten/kota in the order the generator spreads out from Kota Bekasi.
+NEAR_FIRST = ["32.75", "32.16", "32.76", "32.01", "32.71", "32.15", "32.14", "32.13", "32.04",
+              "32.73", "32.77", "32.17", "32.03", "32.02", "32.72", "32.11", "32.10", "32.12",
+              "32.09", "32.74", "32.08", "32.05", "32.06", "32.78", "32.07", "32.79", "32.18"]
+NEEDS_PER_KELURAHAN = 10
+CITY_WIDE = 200
+YEAR_START = date(2027, 1, 1).toordinal()
+
+KINDS = ("funding", "module", "trainer", "facility")
+KIND_SHARE = (0.25, 0.25, 0.35, 0.15)
+TOPICS_BY_KIND = {
+    "funding": ["insentif_fasilitator", "sarana_prasarana", "bahan_ajar", "kewirausahaan",
+                "pelatihan_fasilitator", "penelitian", "literasi_digital"],
+    "module": ["kewirausahaan", "manajemen_keuangan", "pemasaran_digital", "literasi_digital",
+               "ketahanan_keluarga", "kesehatan_keluarga", "parenting", "pencegahan_kdrt",
+               "kesetaraan_gender", "hak_perempuan", "perlindungan_anak", "bahan_ajar"],
+    "trainer": ["kewirausahaan", "manajemen_keuangan", "pemasaran_digital", "literasi_digital",
+                "keterampilan_dasar", "citra_diri_perempuan", "tanggap_bencana", "parenting",
+                "pencegahan_kdrt", "kesehatan_keluarga", "pelatihan_fasilitator",
+                "hak_perempuan"],
+    "facility": ["sarana_prasarana", "keterampilan_dasar", "literasi_digital", "bahan_ajar",
+                 "tanggap_bencana"],
+}
+PHRASES = {
+    "kewirausahaan": "usaha mikro wirausaha modal produk jualan",
+    "manajemen_keuangan": "keuangan keluarga tabungan pembukuan anggaran kas",
+    "pemasaran_digital": "pemasaran digital media sosial toko daring promosi",
+    "literasi_digital": "literasi digital gawai internet aman aplikasi",
+    "ketahanan_keluarga": "ketahanan keluarga komunikasi pasangan rumah tangga",
+    "kesehatan_keluarga": "kesehatan keluarga gizi posyandu stunting",
+    "keterampilan_dasar": "keterampilan menjahit memasak kerajinan tangan",
+    "citra_diri_perempuan": "percaya diri citra diri kepemimpinan perempuan",
+    "tanggap_bencana": "tanggap bencana evakuasi banjir siaga",
+    "kesetaraan_gender": "kesetaraan gender peran setara keputusan",
+    "pencegahan_kdrt": "pencegahan kekerasan rumah tangga pengaduan perlindungan",
+    "parenting": "pengasuhan anak remaja orang tua",
+    "perlindungan_anak": "perlindungan anak hak anak pengasuhan aman",
+    "hak_perempuan": "hak perempuan hukum pendampingan",
+    "pelatihan_fasilitator": "pelatihan fasilitator metode mengajar pendampingan kelas",
+    "insentif_fasilitator": "insentif honor fasilitator kader",
+    "sarana_prasarana": "sarana prasarana ruang kelas kursi proyektor",
+    "bahan_ajar": "bahan ajar modul buku lembar kerja",
+    "penelitian": "penelitian kajian evaluasi program survei",
+}
+KIND_WORDS = {"funding": "dana hibah bantuan", "module": "modul materi kelas",
+              "trainer": "narasumber pelatih sesi", "facility": "fasilitas tempat peralatan"}
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+# --- instances ------------------------------------------------------------------------------
+
+def kelurahan_by_distance() -> list[tuple[str, str]]:
+    """(kelurahan code, name) of Jawa Barat, Kota Bekasi first, then outward."""
+    rows: dict[str, list[tuple[str, str]]] = {}
+    with WILAYAH.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["level"] == "desa_kelurahan" and row["code"].startswith("32."):
+                rows.setdefault(row["code"][:5], []).append((row["code"], row["name"]))
+    return [k for city in NEAR_FIRST for k in sorted(rows.get(city, []))]
+
+
+def parent(code: str) -> str:
+    return code.rsplit(".", 1)[0]
+
+
+def generate(n_needs: int, n_offers: int, seed: int = 7,
+             single_share: float = 0.0) -> tuple[list[dict], list[dict], dict]:
+    """Needs and offers (as the partners export shapes them) and track records."""
+    rng = np.random.default_rng(seed)
+    places = kelurahan_by_distance()
+    k = min(len(places), max(60, n_needs // NEEDS_PER_KELURAHAN))
+    places = places[:k]
+    codes = [c for c, _ in places]
+    by_kecamatan: dict[str, list[str]] = {}
+    for code in codes:
+        by_kecamatan.setdefault(parent(code), []).append(code)
+
+    def day(ordinal: int) -> str:
+        return date.fromordinal(int(ordinal)).isoformat()
+
+    def topics_for(kind: str, count: int) -> list[str]:
+        pool = TOPICS_BY_KIND[kind]
+        return list(rng.choice(pool, size=min(count, len(pool)), replace=False))
+
+    def text(kind: str, topics: list[str], extra: str) -> str:
+        words = " ".join(PHRASES[t] for t in topics).split()
+        picked = rng.choice(words, size=min(len(words), 6), replace=False)
+        return f"{KIND_WORDS[kind]} {' '.join(picked)} {extra}"
+
+    def quantity(kind: str, role: str) -> tuple[str, int]:
+        # Offers are small next to needs (five offers per need), so that supply is about
+        # demand in total but scarce in places: the assignment has real choices to make.
+        if kind == "funding":
+            step = 500_000
+            return "rupiah", step * int(rng.integers(10, 300) if role == "need"
+                                        else rng.integers(2, 60))
+        if kind == "trainer":
+            return "sessions", int(rng.integers(4, 25) if role == "need" else rng.integers(1, 5))
+        if kind == "module":
+            return "seats", 5 * int(rng.integers(4, 21) if role == "need" else rng.integers(1, 6))
+        return "units", int(rng.integers(1, 11) if role == "need" else rng.integers(1, 3))
+
+    # organisations: one per four offers, each with a home kelurahan and its ring 1
+    n_orgs = max(10, n_offers // 4)
+    orgs = []
+    for i in range(n_orgs):
+        home = codes[int(rng.integers(len(codes)))]
+        kind = ("company", "university", "ngo")[int(rng.choice(3, p=(0.6, 0.25, 0.15)))]
+        ring = [parent(home)] if kind != "university" else [parent(parent(home))]
+        orgs.append({"id": f"org-{i:06d}", "kind": kind, "name": f"{kind.title()} {i}",
+                     "address_region": home, "operating_regions": ring})
+    records = {o["id"]: {"mean_rating": float(rng.uniform(2.5, 5.0)),
+                         "ratings": int(rng.integers(0, 30)),
+                         "fulfilled": int(rng.integers(0, 10)), "approved": 10}
+               for o in orgs if rng.random() < 0.7}
+
+    needs = []
+    for i in range(n_needs):
+        kind = KINDS[int(rng.choice(4, p=KIND_SHARE))]
+        unit, q = quantity(kind, "need")
+        start = YEAR_START + int(rng.integers(0, 300))
+        modes = ["onsite", "hybrid"] + (["online"] if rng.random() < 0.3 else [])
+        region, name = places[int(rng.integers(len(places)))]
+        topics = topics_for(kind, int(rng.integers(1, 3)))
+        needs.append({
+            "id": f"need-{i:06d}", "kind": kind, "topics": topics, "quantity": q, "unit": unit,
+            "window_start": day(start), "window_end": day(start + int(rng.integers(30, 121))),
+            "region": region, "priority": int(rng.choice(5, p=(0.1, 0.2, 0.4, 0.2, 0.1))) + 1,
+            "accepted_modes": modes, "single_offer": bool(rng.random() < single_share),
+            "excluded_organisations": ([orgs[int(rng.integers(n_orgs))]["id"]]
+                                       if rng.random() < 0.02 else []),
+            "description": f"Kelas Sekoper Cinta Kelurahan {name} membutuhkan "
+                           + text(kind, topics, "untuk peserta perempuan"),
+        })
+
+    # Online offers reach every need that accepts online, whatever its region: keep their
+    # number fixed so they add about a handful of candidates per need at every size.
+    online_share = min(0.2, 300 / n_offers)
+    # Likewise city-wide offers: about CITY_WIDE of them reach each need, at every size.
+    cities = {parent(parent(code)) for code in codes}
+    city_share = min(0.2, CITY_WIDE * len(cities) / n_offers)
+    offers = []
+    for i in range(n_offers):
+        kind = KINDS[int(rng.choice(4, p=KIND_SHARE))]
+        org = orgs[int(rng.integers(n_orgs))]
+        home = org["address_region"]
+        unit, remaining = quantity(kind, "offer")
+        roll = rng.random()
+        if kind == "facility" or roll >= 2 * online_share:
+            mode = "onsite"
+        else:
+            mode = "online" if roll < online_share else "hybrid"
+        level = rng.random()
+        if level < city_share:
+            regions = [parent(parent(home))]  # its whole city
+        elif level < 0.5:   # a few kelurahan of its kecamatan
+            near = by_kecamatan[parent(home)]
+            regions = sorted(set(rng.choice(near, size=min(len(near), 3), replace=False)))
+        else:
+            regions = [parent(home)]          # its kecamatan
+        start = YEAR_START - 60 + int(rng.integers(0, 330))
+        topics = topics_for(kind, int(rng.integers(1, 5)))
+        offers.append({
+            "id": f"offer-{i:06d}", "kind": kind, "title": f"{KIND_WORDS[kind].split()[0]} "
+            f"{topics[0].replace('_', ' ')}", "description": text(kind, topics, org["name"]),
+            "unit": unit, "remaining": remaining, "available_from": day(start),
+            "available_to": day(start + int(rng.integers(90, 301))), "mode": mode,
+            "language": "id", "topics": topics,
+            "delivery_regions": regions if mode != "online" else [], "organisation": org,
+        })
+    return needs, offers, records
+
+
+# --- baselines ------------------------------------------------------------------------------
+
+def greedy(problem) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Edges by priority, then score (both descending): take as much as is left."""
+    n_edges = len(problem.edge)
+    n = int((problem.supplies > 0).sum())
+    tails, heads = problem.tails[:n_edges], problem.heads[:n_edges] - n
+    left_need = problem.supplies[:n].copy()
+    m = len(problem.supplies) - n - 1
+    left_offer = problem.capacities[n_edges:n_edges + m].copy()
+    order = np.argsort(problem.costs[:n_edges], kind="stable")  # most negative = best first
+    flows = np.zeros(n_edges, dtype=np.int64)
+    ln, lo = left_need.tolist(), left_offer.tolist()
+    tl, hl = tails.tolist(), heads.tolist()
+    out = flows.tolist()
+    for e in order.tolist():
+        t, h = tl[e], hl[e]
+        take = ln[t] if ln[t] < lo[h] else lo[h]
+        if take > 0:
+            out[e] = take
+            ln[t] -= take
+            lo[h] -= take
+    return np.asarray(out, dtype=np.int64)
+
+
+def lp_optimum(problem, score: np.ndarray) -> tuple[float, float, float]:  # type: ignore
+    """Independent optimum with SciPy HiGHS: (weighted coverage, score total, seconds)."""
+    from scipy.optimize import linprog
+    from scipy.sparse import csr_array, vstack
+
+    n_edges = len(problem.edge)
+    n = int((problem.supplies > 0).sum())
+    m = len(problem.supplies) - n - 1
+    tails, heads = problem.tails[:n_edges], problem.heads[:n_edges] - n
+    cols = np.arange(n_edges)
+    a = vstack([csr_array((np.ones(n_edges), (tails, cols)), shape=(n, n_edges)),
+                csr_array((np.ones(n_edges), (heads, cols)), shape=(m, n_edges))]).tocsr()
+    b = np.concatenate([problem.supplies[:n], problem.capacities[n_edges:n_edges + m]])
+    weight = problem.coverage_weight
+    priority = (-problem.costs[:n_edges] - np.rint(score * problem.score_resolution)
+                .astype(np.int64)) // weight
+    bounds = np.stack([np.zeros(n_edges), problem.capacities[:n_edges]], axis=1)
+    started = time.perf_counter()
+    first = linprog(-priority, A_ub=a, b_ub=b, bounds=bounds, method="highs")
+    best = -first.fun
+    hold = vstack([a, csr_array(-priority.reshape(1, -1).astype(np.float64))]).tocsr()
+    second = linprog(-score, A_ub=hold, b_ub=np.concatenate([b, [-(best - 1e-6 * max(1, best))]]),
+                     bounds=bounds, method="highs")
+    seconds = time.perf_counter() - started
+    return best * problem.scale, -second.fun * problem.scale, seconds
+
+
+def solver_floor(problem) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+    """OR-Tools alone on the engine's arrays: fresh solver, add arcs, supplies, solve, flows."""
+    from ortools.graph.python import min_cost_flow
+
+    started = time.perf_counter()
+    tails = np.ascontiguousarray(problem.tails, dtype=np.int64)
+    heads = np.ascontiguousarray(problem.heads, dtype=np.int64)
+    capacities = np.ascontiguousarray(problem.capacities, dtype=np.int64)
+    costs = np.ascontiguousarray(problem.costs, dtype=np.int64)
+    solver = min_cost_flow.SimpleMinCostFlow()
+    arcs = solver.add_arcs_with_capacity_and_unit_cost(tails, heads, capacities, costs)
+    solver.set_nodes_supplies(np.arange(len(problem.supplies)), problem.supplies)
+    status = solver.solve()
+    solver.flows(arcs)
+    return time.perf_counter() - started, int(status)
+
+
+# --- one size -------------------------------------------------------------------------------
+
+def run_one(n_needs: int, n_offers: int, lp: bool, single_share: float) -> dict[str, Any]:
+    started = time.perf_counter()
+    need_rows, offer_rows, record_rows = generate(n_needs, n_offers, single_share=single_share)
+    generate_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    needs = [Need.from_dict(row) for row in need_rows]
+    offers = [Offer.from_export(row) for row in offer_rows]
+    records = {org: TrackRecord.from_dict(r) for org, r in record_rows.items()}
+    parse_s = time.perf_counter() - started
+    del need_rows, offer_rows
+
+    started = time.perf_counter()
+    result = match(needs, offers, track_records=records, keep_problems=True)
+    engine_s = time.perf_counter() - started
+    stats = result.stats
+
+    floor_s, statuses = 0.0, []
+    for problem in result.problems:
+        seconds, status = solver_floor(problem)
+        floor_s += seconds
+        statuses.append(status)
+
+    # Scores per edge, from the arrays (score points / resolution) for the baselines.
+    eng_cov = greedy_cov = eng_score = greedy_score = 0.0
+    lp_cov = lp_score = 0.0
+    lp_s = 0.0
+    gaps = {}
+    for problem in result.problems:
+        n_edges = len(problem.edge)
+        points = -problem.costs[:n_edges] % problem.coverage_weight
+        score = points / max(1, problem.score_resolution)
+        priority = (-problem.costs[:n_edges]) // problem.coverage_weight
+        name = f"{problem.group[0]}/{problem.group[1]}"
+        flows = greedy(problem) * problem.scale
+        greedy_cov += float(np.dot(priority, flows))
+        greedy_score += float(np.dot(score, flows))
+        cov = stats["objective"]["priority_weighted_coverage"][name]
+        eng_cov += cov
+        if lp:
+            best, best_score, seconds = lp_optimum(problem, score)
+            lp_cov += best
+            lp_score += best_score
+            lp_s += seconds
+            gaps[name] = {"engine": cov, "lp": round(best, 3),
+                          "gap_pct": round(100 * (best - cov) / best, 6) if best else 0.0}
+    eng_score = sum(stats["objective"]["score_total"].values())
+    peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    seconds = stats["seconds"]
+    out: dict[str, Any] = {
+        "needs": n_needs, "offers": n_offers, "edges": stats["candidate_edges"],
+        "edges_per_need": round(stats["candidate_edges"] / n_needs, 1),
+        "proposals": stats["proposals"],
+        "engine_s": round(engine_s, 3),
+        "solver_floor_s": round(floor_s, 3),
+        "engine_over_floor": round(engine_s / floor_s, 2) if floor_s else None,
+        "phases_s": {k: round(v, 3) for k, v in seconds.items()},
+        "coverage_gap_vs_lp_pct": (round(100 * (lp_cov - eng_cov) / lp_cov, 6)
+                                   if lp and lp_cov else None),
+        "score_gap_vs_lp_pct": (round(100 * (lp_score - eng_score) / lp_score, 4)
+                                if lp and lp_score else None),
+        "lp_by_group": gaps if lp else None,
+        "lp_s": round(lp_s, 3) if lp else None,
+        "coverage_gain_vs_greedy_pct": round(100 * (eng_cov - greedy_cov) / greedy_cov, 4),
+        "score_gain_vs_greedy_pct": round(100 * (eng_score - greedy_score) / greedy_score, 4),
+        "demand_covered_share": {
+            k: round(stats["demand_covered"][k] / v, 4) for k, v in stats["demand_total"].items()},
+        "groups": stats["groups"],
+        "solver_status": statuses,
+        "single_offer_share": single_share,
+        "generate_s": round(generate_s, 3),
+        "parse_s": round(parse_s, 3),
+        "peak_rss_mib": round(peak_rss_mib, 1),
+    }
+    return out
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import numpy
+    import ortools
+    import scipy
+    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
+            "numpy": numpy.__version__, "scipy": scipy.__version__,
+            "ortools": ortools.__version__}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", nargs="*", default=[f"{n}:{m}" for n, m in SIZES],
+                        help="needs:offers pairs")
+    parser.add_argument("--lp-up-to", type=int, default=1_000,
+                        help="solve the independent LP for sizes up to this many needs")
+    parser.add_argument("--single-offer-share", type=float, default=0.0,
+                        help="share of needs that must come from one offer")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    if args.one:
+        n, m = (int(x) for x in args.one.split(":"))
+        print(json.dumps(run_one(n, m, n <= args.lp_up_to, args.single_offer_share)))
+        return 0
+
+    results = []
+    for size in args.sizes:
+        n, m = (int(x) for x in size.split(":"))
+        log(f"size needs={n} offers={m} (subprocess)")
+        done = subprocess.run(
+            [sys.executable, __file__, "--one", size, "--lp-up-to", str(args.lp_up_to),
+             "--single-offer-share", str(args.single_offer_share)],
+            capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            sys.stderr.write(done.stderr)
+            return done.returncode
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        row["measured_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        row["machine"] = machine()
+        results.append(row)
+        log(f"  edges={row['edges']} engine={row['engine_s']}s floor={row['solver_floor_s']}s "
+            f"x{row['engine_over_floor']} phases={row['phases_s']} "
+            f"gap_vs_lp={row['coverage_gap_vs_lp_pct']}% "
+            f"gain_vs_greedy={row['coverage_gain_vs_greedy_pct']}% "
+            f"rss={row['peak_rss_mib']}MiB")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    header = ("needs", "offers", "edges", "engine_s", "floor_s", "x floor", "gap vs LP %",
+              "gain vs greedy %", "peak RSS MiB")
+    rows = [(str(r["needs"]), str(r["offers"]), str(r["edges"]), str(r["engine_s"]),
+             str(r["solver_floor_s"]), str(r["engine_over_floor"]),
+             str(r["coverage_gap_vs_lp_pct"]), str(r["coverage_gain_vs_greedy_pct"]),
+             str(r["peak_rss_mib"])) for r in results]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+    print(f"results: {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

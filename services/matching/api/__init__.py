@@ -1,0 +1,11 @@
+"""The matching HTTP API: one blueprint per resource."""
+from __future__ import annotations
+
+from flask_smorest import Api
+
+from services.matching.api import match_runs, needs, programmes, proposals, reports
+
+
+def register(api: Api) -> None:
+    for module in (programmes, needs, match_runs, proposals, reports):
+        api.register_blueprint(module.blp)

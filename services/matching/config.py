@@ -1,0 +1,18 @@
+"""The matching service's settings, all from environment variables (see README)."""
+from __future__ import annotations
+
+import json
+
+from shared.config import base_config, env_int, env_str
+
+def load() -> dict:
+    config = base_config("matching")
+    weights = env_str("MATCH_WEIGHTS")
+    config.update({
+        "MATCHING_CLIENT_ID": env_str("MATCHING_CLIENT_ID", "matching"),
+        "MATCHING_CLIENT_SECRET": env_str("MATCHING_CLIENT_SECRET"),
+        # Score weights that differ from the engine's defaults (engine/model.py, Weights).
+        "MATCH_WEIGHTS": json.loads(weights) if weights else {},
+        "PARTNERS_TIMEOUT_S": env_int("PARTNERS_TIMEOUT_S", 30),
+    })
+    return config

@@ -1,0 +1,136 @@
+"""`match`: needs and offers in, explained optimal proposals and the run's figures out."""
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from services.matching.engine.candidates import candidate_edges
+from services.matching.engine.columns import build_columns
+from services.matching.engine.explain import explain
+from services.matching.engine.model import MatchResult, Need, Offer, Proposal, TrackRecord, Weights
+from services.matching.engine.scoring import score_edges, track_score
+from services.matching.engine.solver import SCORE_RESOLUTION, solve
+from services.matching.engine.text import term_vectors
+
+Progress = Callable[[str, float], None]
+PHASES = ("prepare", "candidates", "scoring", "solve", "explanations")  # in run order
+
+
+def _group_name(group: tuple[str, str]) -> str:
+    return f"{group[0]}/{group[1]}"
+
+
+def match(needs: Sequence[Need], offers: Sequence[Offer],
+          weights: Weights | Mapping[str, float] | None = None,
+          track_records: Mapping[str, TrackRecord | Mapping[str, Any]] | None = None,
+          progress: Progress | None = None, *, score_resolution: int = SCORE_RESOLUTION,
+          milp_time_limit: float | None = None, keep_problems: bool = False) -> MatchResult:
+    """Propose who gives what to whom: maximum priority-weighted coverage, then score.
+
+    `weights` maps score component names to weights (defaults: `Weights()`);
+    `track_records` maps organisation ids to their track record; `progress(phase, fraction)`
+    is called as each phase starts, advances and ends. `keep_problems` keeps the min-cost
+    flow arrays on the result (for benchmarks).
+    """
+    # The run allocates many small objects and frees none until it ends: Python's cyclic
+    # garbage collector would rescan everything alive, over and over, for nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _match(needs, offers, weights, track_records, progress, score_resolution,
+                      milp_time_limit, keep_problems)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _match(needs: Sequence[Need], offers: Sequence[Offer],
+           weights: Weights | Mapping[str, float] | None,
+           track_records: Mapping[str, TrackRecord | Mapping[str, Any]] | None,
+           progress: Progress | None, score_resolution: int, milp_time_limit: float | None,
+           keep_problems: bool) -> MatchResult:
+    weights = weights if isinstance(weights, Weights) else Weights.from_dict(weights)
+    records = {org: r if isinstance(r, TrackRecord) else TrackRecord.from_dict(r)
+               for org, r in (track_records or {}).items()}
+    seconds: dict[str, float] = {}
+    current: str | None = None
+    started = time.perf_counter()
+
+    def phase(name: str | None) -> None:
+        nonlocal current, started
+        now = time.perf_counter()
+        if current:
+            seconds[current] = round(now - started, 6)
+            if progress:
+                progress(current, 1.0)
+        current, started = name, now
+        if name and progress:
+            progress(name, 0.0)
+
+    phase("prepare")
+    cols = build_columns(needs, offers, records, track_score)
+    phase("candidates")
+    edges = candidate_edges(cols)
+    phase("scoring")
+    text = None
+    if weights.text_fit > 0:
+        text = term_vectors([n.description for n in needs]
+                            + [f"{o.title} {o.description}" for o in offers])
+    parts, score = score_edges(cols, edges, weights, text)  # type: ignore[arg-type]
+    phase("solve")
+    problems: list[Any] | None = [] if keep_problems else None
+    flows, groups = solve(
+        cols.groups, cols.n_group[edges.need], edges.need, edges.offer, cols.n_quantity,
+        cols.o_remaining, cols.n_priority, cols.n_single, score, score_resolution,
+        milp_time_limit, problems,
+        (lambda fraction: progress("solve", fraction)) if progress else None)
+    phase("explanations")
+    chosen = np.flatnonzero(flows > 0)
+    chosen = chosen[np.lexsort((-score[chosen], edges.need[chosen]))]
+    explanations = explain(cols, edges, chosen, flows, parts, score, weights, text, records)
+    proposals = [
+        Proposal(cols.needs[n].id, cols.offers[o].id, q, s, why)
+        for n, o, q, s, why in zip(edges.need[chosen].tolist(), edges.offer[chosen].tolist(),
+                                   flows[chosen].tolist(), np.round(score[chosen], 4).tolist(),
+                                   explanations, strict=True)]
+    covered_by_need = np.bincount(edges.need, flows, cols.n_needs) if len(edges) else (
+        np.zeros(cols.n_needs))
+    covered_by_need = np.rint(covered_by_need).astype(np.int64)
+    phase(None)
+
+    names = [_group_name(g) for g in cols.groups]
+    demand_total = {name: 0 for name in names}
+    demand_covered = {name: 0 for name in names}
+    for g, name in enumerate(names):
+        mine = cols.n_group == g
+        demand_total[name] = int(cols.n_quantity[mine].sum())
+        demand_covered[name] = int(covered_by_need[mine].sum())
+    edge_group = cols.n_group[edges.need]
+    weighted = {name: int(np.dot(cols.n_priority[edges.need][edge_group == g],
+                                 flows[edge_group == g]))
+                for g, name in enumerate(names)}
+    score_total = {name: round(float(np.dot(score[edge_group == g], flows[edge_group == g])), 4)
+                   for g, name in enumerate(names)}
+    seconds["total"] = round(sum(seconds.values()), 6)
+    stats = {
+        "needs": cols.n_needs,
+        "offers": cols.n_offers,
+        "candidate_edges": len(edges),
+        "proposals": len(proposals),
+        "demand_total": {k: v for k, v in demand_total.items() if v},
+        "demand_covered": {k: v for k, v in demand_covered.items() if demand_total[k]},
+        "needs_fully_covered": int((covered_by_need == cols.n_quantity).sum()),
+        "objective": {
+            "priority_weighted_coverage": {k: v for k, v in weighted.items() if demand_total[k]},
+            "score_total": {k: v for k, v in score_total.items() if demand_total[k]},
+        },
+        "seconds": seconds,
+        "weights": weights.as_dict(),
+        "groups": groups,
+    }
+    covered = {need.id: int(c) for need, c in zip(needs, covered_by_need.tolist(), strict=True)}
+    return MatchResult(proposals, covered, stats, problems or [])

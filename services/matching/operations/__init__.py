@@ -1,0 +1,1 @@
+"""The matching business rules. Operations take a session and plain values; callers commit."""

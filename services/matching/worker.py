@@ -1,0 +1,5 @@
+"""The Celery worker's entry point: `celery -A services.matching.worker worker -Q matching`."""
+from services.matching import create_app
+
+app = create_app()
+celery = app.extensions["celery"]

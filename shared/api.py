@@ -12,7 +12,8 @@ from flask_smorest.pagination import PaginationMetadataSchema
 from flask_smorest.utils import prepare_response
 from marshmallow import INCLUDE, Schema, fields
 
-from shared import errors, health, logging as mitra_logging
+from shared import errors, health
+from shared import logging as mitra_logging
 from shared.auth import TokenVerifier
 from shared.auth import init_app as init_auth
 from shared.db import ServiceDatabase

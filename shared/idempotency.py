@@ -54,7 +54,8 @@ def idempotent(view: Callable) -> Callable:
         db = current_db()
         model = db.IdempotencyRecord
         actor = current_actor()
-        scope = f"{actor.kind}:{actor.id or '-'}"
+        # Anonymous callers (public registration) are told apart by address at least.
+        scope = f"{actor.kind}:{actor.id or request.remote_addr or '-'}"
         request_hash = _request_hash()
         with db.session_factory() as session:  # type: ignore[misc]
             record = session.scalar(select(model).where(model.scope == scope, model.key == key))

@@ -3,9 +3,8 @@ Redis, and factories for the things tests need."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-
 import threading
+from collections.abc import Iterator
 
 import psycopg
 import pytest

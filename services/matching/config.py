@@ -5,6 +5,7 @@ import json
 
 from shared.config import base_config, env_int, env_str
 
+
 def load() -> dict:
     config = base_config("matching")
     weights = env_str("MATCH_WEIGHTS")

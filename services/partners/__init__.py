@@ -1,7 +1,6 @@
 """The partners service: organisations, people, offers, capacity, and identity (tokens)."""
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from services.partners.models import db
 from services.partners.security import configure_password_hashing
 from shared.api import create_service_app
 from shared.auth import KeySource, TokenVerifier
+from shared.clock import today_wib
 from shared.errors import problem_response
 from shared.jwt_keys import KeyRing
 from shared.migrations import upgrade
@@ -72,6 +72,6 @@ def _register_cli(app: Flask) -> None:
         from shared.audit import Actor
 
         count = expire_ended(db.session, Actor(id="system", role="system", kind="service"),
-                             date.today())
+                             today_wib())
         db.session.commit()
         click.echo(f"partners: {count} offers expired")

@@ -6,11 +6,25 @@ import re
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.partners.models import (
-    LOCALES, OFFER_KINDS, OFFER_MODES, OFFER_STATUSES, OFFER_UNITS, ORGANISATION_KINDS,
-    ORGANISATION_STATUSES, ROLES,
+    LOCALES,
+    OFFER_KINDS,
+    OFFER_MODES,
+    OFFER_STATUSES,
+    OFFER_UNITS,
+    ORGANISATION_KINDS,
+    ORGANISATION_STATUSES,
+    ROLES,
 )
 from shared.fields import (
-    Digits, Email, Phone, RegionCode, StrictSchema, Text, WholeNumber, distinct, one_of,
+    Digits,
+    Email,
+    Phone,
+    RegionCode,
+    StrictSchema,
+    Text,
+    WholeNumber,
+    distinct,
+    one_of,
     region_list,
 )
 

@@ -4,7 +4,7 @@ Demo accounts share one password, printed by `make run` and listed in the README
 only in the demo seed."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,6 +14,7 @@ from services.partners.operations import offers, organisations
 from services.partners.security import hash_password
 from shared import audit
 from shared.audit import Actor
+from shared.clock import today_wib
 
 DEMO_PASSWORD = "demo-bekasi-2027"
 SYSTEM = Actor(id="system:seed", role="system", kind="service")
@@ -113,7 +114,7 @@ def _seed_partner(session: Session, partner: dict) -> None:
     organisation, admin = organisations.register(session, SYSTEM, data)
     organisations.change_status(session, SYSTEM, organisation, "verify", "Demo")
     owner = Actor(id=str(admin.id), role="partner_admin", organisation_id=str(organisation.id))
-    start = date.today()
+    start = today_wib()
     for item in partner["offers"]:
         offer = offers.create(session, owner, {
             **item, "available_from": start, "available_to": start + timedelta(days=365),

@@ -19,7 +19,12 @@ from services.matching.models import db as matching_db
 from shared.migrations import upgrade
 from tests.conftest import REDIS_URL, RUN_ID
 from tests.partners.conftest import (  # noqa: F401
-    KOTA_BEKASI, MUSTIKAJAYA, MUSTIKASARI, SERVICE_SECRET, Factory, bearer,
+    KOTA_BEKASI,
+    MUSTIKAJAYA,
+    MUSTIKASARI,
+    SERVICE_SECRET,
+    Factory,
+    bearer,
 )
 
 

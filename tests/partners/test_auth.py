@@ -22,7 +22,12 @@ from shared.auth import KeySource, TokenVerifier, jwks_loader
 from shared.http_client import ServiceClient, ServiceTokenProvider
 from shared.jwt_keys import KeyRing, generate_key_file
 from tests.partners.conftest import (
-    MUSTIKASARI, PASSWORD, SERVICE_SECRET, audit_entries, bearer, outbox_events,
+    MUSTIKASARI,
+    PASSWORD,
+    SERVICE_SECRET,
+    audit_entries,
+    bearer,
+    outbox_events,
 )
 
 PROBLEM = "application/problem+json"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import date, timedelta
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
 
 import pytest
 import requests

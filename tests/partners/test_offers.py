@@ -9,7 +9,13 @@ import pytest
 
 from services.partners.models import Offer, OfferRegion, OfferTopic
 from tests.partners.conftest import (
-    KOTA_BEKASI, MUSTIKAJAYA, MUSTIKASARI, audit_entries, bearer, count_rows, outbox_events,
+    KOTA_BEKASI,
+    MUSTIKAJAYA,
+    MUSTIKASARI,
+    audit_entries,
+    bearer,
+    count_rows,
+    outbox_events,
 )
 
 TODAY = date.today()

@@ -5,7 +5,12 @@ import pytest
 
 from services.partners.models import Organisation, User
 from tests.partners.conftest import (
-    MUSTIKASARI, PASSWORD, audit_entries, bearer, count_rows, outbox_events,
+    MUSTIKASARI,
+    PASSWORD,
+    audit_entries,
+    bearer,
+    count_rows,
+    outbox_events,
 )
 
 

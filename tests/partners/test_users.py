@@ -11,7 +11,13 @@ import sqlalchemy as sa
 from services.partners.models import Invitation, User, db
 from shared.db import utcnow
 from tests.partners.conftest import (
-    KOTA_BEKASI, MUSTIKAJAYA, MUSTIKASARI, PASSWORD, audit_entries, bearer, count_rows,
+    KOTA_BEKASI,
+    MUSTIKAJAYA,
+    MUSTIKASARI,
+    PASSWORD,
+    audit_entries,
+    bearer,
+    count_rows,
     outbox_events,
 )
 

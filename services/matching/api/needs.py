@@ -9,7 +9,10 @@ from flask_smorest import Blueprint
 from services.matching.models import db
 from services.matching.operations import needs
 from services.matching.schemas import (
-    NeedCreateSchema, NeedQueryArgsSchema, NeedSchema, NeedUpdateSchema,
+    NeedCreateSchema,
+    NeedQueryArgsSchema,
+    NeedSchema,
+    NeedUpdateSchema,
 )
 from shared.auth import ALL_USER_ROLES, DP3A_ROLES, SERVICE, allow, current_actor
 from shared.etag import etag_for, require_match

@@ -10,7 +10,10 @@ from sqlalchemy import select
 from services.matching.models import Programme, db
 from services.matching.operations import programmes
 from services.matching.schemas import (
-    ProgrammeCreateSchema, ProgrammeQueryArgsSchema, ProgrammeSchema, ProgrammeUpdateSchema,
+    ProgrammeCreateSchema,
+    ProgrammeQueryArgsSchema,
+    ProgrammeSchema,
+    ProgrammeUpdateSchema,
 )
 from shared.auth import ALL_USER_ROLES, DP3A_ROLES, SERVICE, allow, current_actor
 from shared.etag import etag_for, require_match

@@ -13,8 +13,13 @@ from services.matching.clients import partners
 from services.matching.models import Need, Proposal, db
 from services.matching.operations import decisions
 from services.matching.schemas import (
-    DecisionResultSchema, DecisionSchema, DeclineSchema, DeliverySchema, ProposalQueryArgsSchema,
-    ProposalSchema, RejectionSchema,
+    DecisionResultSchema,
+    DecisionSchema,
+    DeclineSchema,
+    DeliverySchema,
+    ProposalQueryArgsSchema,
+    ProposalSchema,
+    RejectionSchema,
 )
 from shared.auth import ALL_USER_ROLES, DP3A_ROLES, PARTNER_ROLES, allow, current_actor
 from shared.errors import Problem, abort

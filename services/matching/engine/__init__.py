@@ -7,8 +7,17 @@ no Flask, database or Celery import, so it is tested and benchmarked on its own.
 """
 from services.matching.engine.match import PHASES, match
 from services.matching.engine.model import (
-    KINDS, MODES, UNITS, MatchResult, ModelError, Need, Offer, Organisation, Proposal,
-    TrackRecord, Weights,
+    KINDS,
+    MODES,
+    UNITS,
+    MatchResult,
+    ModelError,
+    Need,
+    Offer,
+    Organisation,
+    Proposal,
+    TrackRecord,
+    Weights,
 )
 from services.matching.engine.scoring import COMPONENTS
 from services.matching.engine.solver import SCORE_RESOLUTION, SolverError

@@ -18,7 +18,12 @@ from services.matching.engine import Offer as EngineOffer
 from services.matching.engine import TrackRecord, Weights, match
 from services.matching.engine.model import ModelError
 from services.matching.models import (
-    Delivery, MatchRun, Need, Programme, Proposal, RunNeed,
+    Delivery,
+    MatchRun,
+    Need,
+    Programme,
+    Proposal,
+    RunNeed,
 )
 from services.matching.operations.needs import OPEN_STATUSES
 from shared import audit, outbox

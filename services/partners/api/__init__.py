@@ -4,7 +4,15 @@ from __future__ import annotations
 from flask_smorest import Api
 
 from services.partners.api import (
-    audit_log, auth, export, invitations, offers, organisations, regions, topics, users,
+    audit_log,
+    auth,
+    export,
+    invitations,
+    offers,
+    organisations,
+    regions,
+    topics,
+    users,
 )
 
 

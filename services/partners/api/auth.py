@@ -9,8 +9,8 @@ from flask_smorest import Blueprint
 
 from services.partners.models import db
 from services.partners.operations import accounts
-from services.partners.schemas import JwksSchema, TokenRequestSchema, TokenSchema
 from services.partners.ratelimit import limiter, login_key
+from services.partners.schemas import JwksSchema, TokenRequestSchema, TokenSchema
 from shared.auth import public
 
 blp = Blueprint("auth", __name__, description="Sign-in and token issuing")

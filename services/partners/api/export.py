@@ -1,8 +1,6 @@
 """The snapshot of active offers for the matching service."""
 from __future__ import annotations
 
-from datetime import date
-
 import orjson
 from flask import Response
 from flask.views import MethodView
@@ -12,6 +10,7 @@ from marshmallow import Schema, fields
 from services.partners.models import db
 from services.partners.operations.export import active_offers
 from shared.auth import SERVICE, allow
+from shared.clock import today_wib
 from shared.db import utcnow
 
 blp = Blueprint("export", __name__, description="Snapshots for other services")
@@ -58,7 +57,7 @@ class ActiveOffersExport(MethodView):
         "application/json": {"schema": OfferExportSchema}}}})
     def get(self) -> Response:
         """Every matchable offer with its remaining capacity and organisation (services only)"""
-        offers = active_offers(db.session, date.today())
+        offers = active_offers(db.session, today_wib())
         body = orjson.dumps({"generated_at": utcnow(), "count": len(offers), "offers": offers},
                             default=str)
         return Response(body, mimetype="application/json")

@@ -10,8 +10,14 @@ from flask_smorest import Blueprint
 from services.partners.models import db
 from services.partners.operations import capacity, offers
 from services.partners.schemas import (
-    RESERVATION_REFERENCE, CapacitySchema, OfferCreateSchema, OfferQueryArgsSchema, OfferSchema,
-    OfferUpdateSchema, ReservationCreateSchema, ReservationSchema,
+    RESERVATION_REFERENCE,
+    CapacitySchema,
+    OfferCreateSchema,
+    OfferQueryArgsSchema,
+    OfferSchema,
+    OfferUpdateSchema,
+    ReservationCreateSchema,
+    ReservationSchema,
 )
 from shared.auth import ALL_USER_ROLES, DP3A_ROLES, PARTNER_ROLES, SERVICE, allow, current_actor
 from shared.errors import abort

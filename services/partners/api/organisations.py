@@ -13,12 +13,26 @@ from services.partners.models import Organisation, User, db
 from services.partners.operations import accounts, organisations
 from services.partners.operations.access import require_admin_of, require_member_or_dp3a
 from services.partners.schemas import (
-    InvitationCreateSchema, InvitationSchema, OrganisationQueryArgsSchema,
-    OrganisationRegistrationSchema, OrganisationSchema, OrganisationUpdateSchema,
-    ReasonRequiredSchema, RegistrationResultSchema, StatusChangeSchema, UserSchema,
+    InvitationCreateSchema,
+    InvitationSchema,
+    OrganisationQueryArgsSchema,
+    OrganisationRegistrationSchema,
+    OrganisationSchema,
+    OrganisationUpdateSchema,
+    ReasonRequiredSchema,
+    RegistrationResultSchema,
+    StatusChangeSchema,
+    UserSchema,
 )
-from shared.auth import ALL_USER_ROLES, DP3A_ROLES, PARTNER_ROLES, SERVICE, allow, current_actor
-from shared.auth import public
+from shared.auth import (
+    ALL_USER_ROLES,
+    DP3A_ROLES,
+    PARTNER_ROLES,
+    SERVICE,
+    allow,
+    current_actor,
+    public,
+)
 from shared.errors import abort
 from shared.etag import etag_for, require_match
 from shared.idempotency import idempotent
@@ -77,7 +91,7 @@ class OrganisationItem(MethodView):
         organisation = _load(organisation_id)
         return organisation, 200, {"ETag": etag_for(organisation)}
 
-    @allow(ALL_USER_ROLES)
+    @allow("partner_admin", "dp3a_admin")
     @blp.arguments(OrganisationUpdateSchema)
     @blp.response(200, OrganisationSchema)
     def patch(self, changes: dict, organisation_id: uuid.UUID):

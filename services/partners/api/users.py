@@ -10,9 +10,13 @@ from sqlalchemy import select
 from services.partners.models import ApiKey, User, db
 from services.partners.operations import accounts
 from services.partners.schemas import (
-    ApiKeyCreateSchema, ApiKeySchema, SelfUpdateSchema, UserAdminUpdateSchema, UserSchema,
+    ApiKeyCreateSchema,
+    ApiKeySchema,
+    SelfUpdateSchema,
+    UserAdminUpdateSchema,
+    UserSchema,
 )
-from shared.auth import ALL_USER_ROLES, current_actor, allow
+from shared.auth import ALL_USER_ROLES, allow, current_actor
 from shared.errors import abort
 from shared.etag import etag_for, require_match
 from shared.idempotency import idempotent

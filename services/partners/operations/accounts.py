@@ -13,7 +13,12 @@ from services.partners.models import ApiKey, Invitation, Organisation, User, sna
 from services.partners.operations.access import require_admin_of
 from services.partners.operations.organisations import USER_FIELDS, user_event_payload
 from services.partners.security import (
-    hash_password, new_api_key, new_invitation_token, parse_api_key, same_secret, sha256_hex,
+    hash_password,
+    new_api_key,
+    new_invitation_token,
+    parse_api_key,
+    same_secret,
+    sha256_hex,
     verify_password,
 )
 from shared import audit, outbox

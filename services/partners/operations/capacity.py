@@ -6,15 +6,15 @@ constraint on the table refuses over-commitment even if this code were wrong."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.partners.models import CapacityEntry, Offer, snapshot
-from services.partners.operations.offers import transition, get
+from services.partners.operations.offers import get, transition
 from shared import audit
 from shared.audit import Actor
+from shared.clock import today_wib
 from shared.db import utcnow
 from shared.errors import abort
 
@@ -57,7 +57,7 @@ def reserve(session: Session, actor: Actor, offer_id: uuid.UUID, reference: str,
                   remaining=0)
         abort(409, f"Capacity can only be reserved on an active offer of a verified "
                    f"organisation; this one is {offer.status}.", type="offer-not-active")
-    if offer.available_to < date.today():
+    if offer.available_to < today_wib():
         abort(409, "This offer's window has ended.", type="offer-not-active")
     if quantity > offer.remaining:
         abort(409, f"Only {offer.remaining} {offer.unit} remain; {quantity} were asked.",

@@ -10,13 +10,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.partners.models import (
-    Offer, OfferRegion, OfferTopic, Organisation, Topic, snapshot,
+    Offer,
+    OfferRegion,
+    OfferTopic,
+    Organisation,
+    Topic,
+    snapshot,
 )
 from services.partners.operations.access import same_organisation
 from services.partners.schemas import check_offer_rules
 from shared import audit, outbox
 from shared.audit import Actor
 from shared.auth import PARTNER_ROLES
+from shared.clock import today_wib
 from shared.db import utcnow
 from shared.errors import abort, invalid
 from shared.regions import catalogue
@@ -67,7 +73,7 @@ def create(session: Session, actor: Actor, data: dict[str, Any]) -> Offer:
         abort(409, "Your organisation cannot make offers while it is "
                    f"{organisation.status if organisation else 'unknown'}.",
               type="organisation-not-active")
-    if data["available_to"] < date.today():
+    if data["available_to"] < today_wib():
         invalid("available_to", "The window has already ended.")
     _check_topics(session, data["topics"])
     fields = {k: v for k, v in data.items() if k not in {"topics", "delivery_regions"}}
@@ -92,6 +98,8 @@ def update(session: Session, actor: Actor, offer: Offer, changes: dict[str, Any]
         abort(422, "Some fields are not valid; see errors.", errors=errors)
     if "topics" in changes:
         _check_topics(session, changes["topics"])
+    if "available_to" in changes and changes["available_to"] < today_wib():
+        invalid("available_to", "The window cannot end in the past.")
     if merged["capacity"] < offer.reserved + offer.committed:
         invalid("capacity", f"{offer.reserved + offer.committed} {offer.unit} are already "
                             "reserved or committed; capacity cannot go below that.")
@@ -137,7 +145,7 @@ def change_status(session: Session, actor: Actor, offer: Offer, action: str) -> 
     """submit or withdraw, as the owner asks; submitting a verified organisation's offer
     activates it at once."""
     before = _offer_snapshot(offer)
-    if action == "submit" and offer.available_to < date.today():
+    if action == "submit" and offer.available_to < today_wib():
         abort(409, "The offer's window has ended; change available_to first.",
               type="window-ended")
     transition(session, actor, offer, action)

@@ -5,8 +5,21 @@ from datetime import date
 
 from services.matching.engine import Need, Offer
 from tests.matching.engine.factories import (
-    BEKASI_TIMUR, JAKARTA, KAB_BEKASI, KOTA_BEKASI, MARGAHAYU, MUSTIKAJAYA, MUSTIKASARI,
-    PADURENAN, PROVINCE, SUKARASA, is_pair, make_need, make_offer, make_org, pairs,
+    BEKASI_TIMUR,
+    JAKARTA,
+    KAB_BEKASI,
+    KOTA_BEKASI,
+    MARGAHAYU,
+    MUSTIKAJAYA,
+    MUSTIKASARI,
+    PADURENAN,
+    PROVINCE,
+    SUKARASA,
+    is_pair,
+    make_need,
+    make_offer,
+    make_org,
+    pairs,
 )
 
 

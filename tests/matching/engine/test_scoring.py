@@ -7,8 +7,15 @@ import pytest
 
 from services.matching.engine import COMPONENTS, ModelError, TrackRecord, Weights, match
 from tests.matching.engine.factories import (
-    JAKARTA, KOTA_BEKASI, MUSTIKAJAYA, MUSTIKASARI, PROVINCE, components, make_need,
-    make_offer, make_org,
+    JAKARTA,
+    KOTA_BEKASI,
+    MUSTIKAJAYA,
+    MUSTIKASARI,
+    PROVINCE,
+    components,
+    make_need,
+    make_offer,
+    make_org,
 )
 
 

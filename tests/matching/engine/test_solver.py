@@ -8,8 +8,15 @@ import pytest
 from services.matching.engine import match
 from services.matching.engine import solver as solver_module
 from tests.matching.engine.factories import (
-    JAKARTA, KOTA_BEKASI, MARGAHAYU, MUSTIKASARI, PADURENAN, make_need, make_offer,
-    make_org, weighted_coverage,
+    JAKARTA,
+    KOTA_BEKASI,
+    MARGAHAYU,
+    MUSTIKASARI,
+    PADURENAN,
+    make_need,
+    make_offer,
+    make_org,
+    weighted_coverage,
 )
 
 

@@ -14,7 +14,6 @@ Create Date: 2026-11-29 17:00:00
 """
 from alembic import op
 
-
 revision = '0002'
 down_revision = '0001'
 branch_labels = None

@@ -16,7 +16,13 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("MITRA_VAR_DIR", ROOT / "var"))
-SERVICES = [("partners", 8001)]  # later issues add matching 8002, notify 8003, portal 8000
+SERVICES = [("partners", 8001), ("matching", 8002)]  # notify 8003 and portal 8000 follow
+# Celery processes: (name, arguments after `celery -A services.<service>.worker`)
+WORKERS = [
+    ("matching-worker", "matching", ["worker", "-Q", "matching,periodic", "-c", "1",
+                                     "--loglevel", "INFO"]),
+    ("matching-beat", "matching", ["beat", "--loglevel", "INFO"]),
+]
 
 
 def redis_answers(url: str) -> bool:
@@ -49,10 +55,13 @@ def main() -> int:
         env.pop("REDIS_URL")
     clients = service_secrets()
     env.setdefault("SERVICE_CLIENTS", ",".join(f"{k}={v}" for k, v in clients.items()))
-    flask = [sys.executable, "-m", "flask", "--app", "services.partners:create_app"]
-    subprocess.run([*flask, "migrate"], env=env, check=True, cwd=ROOT)
-    seeded = subprocess.run([*flask, "seed-demo"], env=env, check=True, cwd=ROOT,
-                            capture_output=True, text=True).stdout
+    env.setdefault("MATCHING_CLIENT_SECRET", clients["matching"])
+    seeded = []
+    for name, _ in SERVICES:
+        flask = [sys.executable, "-m", "flask", "--app", f"services.{name}:create_app"]
+        subprocess.run([*flask, "migrate"], env=env, check=True, cwd=ROOT)
+        seeded.append(subprocess.run([*flask, "seed-demo"], env=env, check=True, cwd=ROOT,
+                                     capture_output=True, text=True).stdout)
 
     processes = []
     for name, port in SERVICES:
@@ -60,14 +69,22 @@ def main() -> int:
         processes.append(subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
              f"services.{name}:create_app()"], env=env, cwd=ROOT, stdout=log, stderr=log))
+    for name, service, arguments in WORKERS:
+        log = open(VAR / f"{name}.log", "ab")
+        extra = ["--schedule", str(VAR / "celerybeat-schedule")] if "beat" in arguments else []
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", f"services.{service}.worker:celery", *arguments,
+             *extra], env=env, cwd=ROOT, stdout=log, stderr=log))
     try:
         for name, port in SERVICES:
             wait_for(f"http://127.0.0.1:{port}/readyz", name)
         print("\nMitra is running (Ctrl-C stops it):")
         for name, port in SERVICES:
             print(f"  {name:9} http://127.0.0.1:{port}/api/docs   (API docs)")
+        broker = "Redis" if env.get("REDIS_URL") else "SQLite (kombu's SQLAlchemy transport)"
+        print(f"  workers   matching (Celery on {broker}), beat")
         print(f"  logs      {VAR}/*.log")
-        print(seeded)
+        print("".join(seeded))
         while all(p.poll() is None for p in processes):
             time.sleep(1)
         print("a service stopped; see its log in var/", file=sys.stderr)

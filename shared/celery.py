@@ -41,8 +41,9 @@ def create_celery(app: Flask, routes: dict[str, str]) -> Celery:
                 return self.run(*args, **kwargs)
 
     celery = Celery(app.name, task_cls=AppContextTask)
+    broker = broker_url(app.config)
     celery.conf.update(
-        broker_url=broker_url(app.config),
+        broker_url=broker,
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
@@ -50,12 +51,13 @@ def create_celery(app: Flask, routes: dict[str, str]) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
-        # Retries use backoff far below this, so a slow task is never delivered twice.
-        broker_transport_options={"visibility_timeout": 3600},
         task_default_queue=Queues.PERIODIC,
         task_routes={name: {"queue": queue} for name, queue in routes.items()},
         timezone="UTC",
     )
+    if broker.startswith(("redis://", "rediss://")):
+        # Retries use backoff far below this, so a slow task is never delivered twice.
+        celery.conf.broker_transport_options = {"visibility_timeout": 3600}
     if app.config.get("CELERY_KEY_PREFIX"):
         # Keeps several deployments (or test runs) apart on one Redis.
         celery.conf.broker_transport_options["global_keyprefix"] = app.config["CELERY_KEY_PREFIX"]

@@ -34,7 +34,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from services.matching import api as matching_api
     from services.matching import tasks
 
-    create_celery(app, tasks.ROUTES)
+    celery = create_celery(app, tasks.ROUTES)
+    celery.conf.beat_schedule = {
+        "reconcile-reservations": {"task": "matching.reconcile_reservations",
+                                   "schedule": app.config["RECONCILE_EVERY_S"]},
+    }
 
     matching_api.register(api)
 
@@ -48,5 +52,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         """Bring the database schema up to date."""
         upgrade(MIGRATIONS, app.config["DATABASE_URL"])
         click.echo("matching: database is up to date")
+
+    @app.cli.command("seed-demo")
+    def seed_demo() -> None:
+        """Load the Kota Bekasi demo programme and needs (idempotent)."""
+        from services.matching.seed import seed
+
+        for line in seed(db.session):
+            click.echo(line)
 
     return app

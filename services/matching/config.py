@@ -15,5 +15,6 @@ def load() -> dict:
         # Score weights that differ from the engine's defaults (engine/model.py, Weights).
         "MATCH_WEIGHTS": json.loads(weights) if weights else {},
         "PARTNERS_TIMEOUT_S": env_int("PARTNERS_TIMEOUT_S", 30),
+        "RECONCILE_EVERY_S": env_int("RECONCILE_EVERY_S", 300),
     })
     return config

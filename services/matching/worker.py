@@ -1,4 +1,4 @@
-"""The Celery worker's entry point: `celery -A services.matching.worker worker -Q matching`."""
+"""The Celery worker's entry point: `celery -A services.matching.worker:celery worker -Q matching`."""
 from services.matching import create_app
 
 app = create_app()

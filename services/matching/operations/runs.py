@@ -190,6 +190,7 @@ def execute(session_factory: Callable[[], Session], run_id: uuid.UUID,
             run.stats = {**result.stats, "seconds": {**result.stats.get("seconds", {}),
                                                      **timings}}
             run.phase, run.progress = "saving", 1.0
+            run.phases = {**(run.phases or {}), "saving": 1.0}
             _finish(session, run, "succeeded")
             outbox.emit(session, "match_run.finished", "match_run", run.id, {
                 "run_id": str(run.id), "status": "succeeded", "requested_by": run.requested_by,

@@ -5,7 +5,7 @@ WORKDIR /app
 COPY pyproject.toml ./
 COPY shared ./shared
 COPY services ./services
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir ".[ops]"
 RUN useradd --create-home mitra && mkdir -p /app/var && chown mitra /app/var
 USER mitra
 EXPOSE 8001

@@ -48,6 +48,11 @@ def new_id() -> uuid.UUID:
     return uuid.uuid4()
 
 
+def in_check(column: str, values: tuple[str, ...]) -> str:
+    """SQL for a CHECK constraint: `column IN ('a', 'b')`."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
 def _make_base() -> type[DeclarativeBase]:
     class Base(DeclarativeBase):
         metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)

@@ -9,26 +9,21 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shared.db import ServiceDatabase, new_id, utcnow
+from shared.db import ServiceDatabase, in_check, new_id, utcnow
+from shared.vocabulary import KINDS, MODES, UNITS  # noqa: F401 - re-exported
 
 db = ServiceDatabase()
 Base = db.Base
 AuditEntry = db.AuditEntry
 OutboxEvent = db.OutboxEvent
 
-NEED_KINDS = ("funding", "module", "trainer", "facility")
-UNITS = ("rupiah", "sessions", "seats", "units")
-MODES = ("onsite", "online", "hybrid")
+NEED_KINDS = KINDS
 NEED_STATUSES = ("open", "partially_matched", "matched", "fulfilled", "cancelled")
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 PROPOSAL_STATUSES = ("proposed", "approved", "accepted", "fulfilled", "rejected", "declined",
                      "superseded", "stale")
 # Proposals that hold capacity at partners and count toward a need's coverage.
 HOLDING = ("approved", "accepted", "fulfilled")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class Programme(Base):
@@ -83,9 +78,9 @@ class Need(Base):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        sa.CheckConstraint(_in("kind", NEED_KINDS), name="kind"),
-        sa.CheckConstraint(_in("unit", UNITS), name="unit"),
-        sa.CheckConstraint(_in("status", NEED_STATUSES), name="status"),
+        sa.CheckConstraint(in_check("kind", NEED_KINDS), name="kind"),
+        sa.CheckConstraint(in_check("unit", UNITS), name="unit"),
+        sa.CheckConstraint(in_check("status", NEED_STATUSES), name="status"),
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
         sa.CheckConstraint("covered >= 0 AND covered <= quantity", name="covered_within"),
         sa.CheckConstraint("priority BETWEEN 1 AND 5", name="priority_range"),
@@ -114,7 +109,7 @@ class MatchRun(Base):
     finished_at: Mapped[datetime | None]
     cancel_requested_at: Mapped[datetime | None]
 
-    __table_args__ = (sa.CheckConstraint(_in("status", RUN_STATUSES), name="status"),)
+    __table_args__ = (sa.CheckConstraint(in_check("status", RUN_STATUSES), name="status"),)
 
 
 class RunNeed(Base):
@@ -165,7 +160,7 @@ class Proposal(Base):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        sa.CheckConstraint(_in("status", PROPOSAL_STATUSES), name="status"),
+        sa.CheckConstraint(in_check("status", PROPOSAL_STATUSES), name="status"),
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
         sa.CheckConstraint("score >= 0 AND score <= 1", name="score_range"),
     )

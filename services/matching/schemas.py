@@ -5,15 +5,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from services.matching.models import MODES, NEED_KINDS, NEED_STATUSES, PROPOSAL_STATUSES, UNITS
 from shared.fields import RegionCode, StrictSchema, Text, WholeNumber, distinct, one_of
-
-UNITS_BY_KIND = {
-    "funding": ("rupiah",),
-    "module": ("sessions", "seats", "units"),
-    "trainer": ("sessions",),
-    "facility": ("units", "sessions", "seats"),
-}
-MAX_FUNDING_IDR = 100_000_000_000
-MAX_COUNT = 100_000
+from shared.vocabulary import MAX_FUNDING_IDR, UNITS_BY_KIND, quantity_errors
 
 
 def _window_errors(values: dict, start: str, end: str) -> dict[str, list[str]]:
@@ -66,10 +58,7 @@ def check_need_rules(kind: str, values: dict) -> dict[str, list[str]]:
     """Per-kind rules over a whole need (new values merged onto the stored ones)."""
     errors: dict[str, list[str]] = {}
     unit, quantity = values.get("unit"), values.get("quantity")
-    if unit is not None and unit not in UNITS_BY_KIND[kind]:
-        errors["unit"] = [f"A {kind} need counts in: {', '.join(UNITS_BY_KIND[kind])}."]
-    if quantity is not None and kind != "funding" and quantity > MAX_COUNT:
-        errors["quantity"] = [f"At most {MAX_COUNT} {unit or 'units'}."]
+    errors.update(quantity_errors(kind, unit, quantity, "need"))
     modes = values.get("accepted_modes")
     if kind == "facility" and modes is not None and modes != ["onsite"]:
         errors["accepted_modes"] = ["A facility is used on site: accepted_modes is [onsite]."]

@@ -9,7 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shared.db import ServiceDatabase, new_id, utcnow
+from shared.db import ServiceDatabase, in_check, new_id, utcnow
+from shared.vocabulary import KINDS, MODES, UNITS
 
 db = ServiceDatabase()
 Base = db.Base
@@ -21,15 +22,9 @@ ORGANISATION_KINDS = ("company", "university", "ngo", "government")
 ORGANISATION_STATUSES = ("pending", "verified", "rejected", "suspended")
 ROLES = ("partner_admin", "partner_member", "dp3a_officer", "dp3a_admin", "coordinator")
 LOCALES = ("id", "en")
-OFFER_KINDS = ("funding", "module", "trainer", "facility")
-OFFER_UNITS = ("rupiah", "sessions", "seats", "units")
-OFFER_MODES = ("onsite", "online", "hybrid")
+OFFER_KINDS, OFFER_UNITS, OFFER_MODES = KINDS, UNITS, MODES
 OFFER_STATUSES = ("draft", "submitted", "active", "exhausted", "expired", "withdrawn")
 LEDGER_STATES = ("reserved", "committed", "released")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class Organisation(Base):
@@ -61,8 +56,8 @@ class Organisation(Base):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        sa.CheckConstraint(_in("kind", ORGANISATION_KINDS), name="kind"),
-        sa.CheckConstraint(_in("status", ORGANISATION_STATUSES), name="status"),
+        sa.CheckConstraint(in_check("kind", ORGANISATION_KINDS), name="kind"),
+        sa.CheckConstraint(in_check("status", ORGANISATION_STATUSES), name="status"),
     )
 
 
@@ -86,8 +81,8 @@ class User(Base):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        sa.CheckConstraint(_in("role", ROLES), name="role"),
-        sa.CheckConstraint(_in("locale", LOCALES), name="locale"),
+        sa.CheckConstraint(in_check("role", ROLES), name="role"),
+        sa.CheckConstraint(in_check("locale", LOCALES), name="locale"),
     )
 
 
@@ -109,7 +104,7 @@ class Invitation(Base):
     revoked_at: Mapped[datetime | None]
     user_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("users.id"))
 
-    __table_args__ = (sa.CheckConstraint(_in("role", ROLES), name="role"),)
+    __table_args__ = (sa.CheckConstraint(in_check("role", ROLES), name="role"),)
 
 
 class ApiKey(Base):
@@ -126,7 +121,7 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
 
-    __table_args__ = (sa.CheckConstraint(_in("role", ROLES), name="role"),)
+    __table_args__ = (sa.CheckConstraint(in_check("role", ROLES), name="role"),)
 
 
 class Topic(Base):
@@ -175,10 +170,10 @@ class Offer(Base):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        sa.CheckConstraint(_in("kind", OFFER_KINDS), name="kind"),
-        sa.CheckConstraint(_in("unit", OFFER_UNITS), name="unit"),
-        sa.CheckConstraint(_in("mode", OFFER_MODES), name="mode"),
-        sa.CheckConstraint(_in("status", OFFER_STATUSES), name="status"),
+        sa.CheckConstraint(in_check("kind", OFFER_KINDS), name="kind"),
+        sa.CheckConstraint(in_check("unit", OFFER_UNITS), name="unit"),
+        sa.CheckConstraint(in_check("mode", OFFER_MODES), name="mode"),
+        sa.CheckConstraint(in_check("status", OFFER_STATUSES), name="status"),
         sa.CheckConstraint("capacity > 0", name="capacity_positive"),
         sa.CheckConstraint("reserved >= 0 AND committed >= 0", name="ledger_non_negative"),
         # The last line of defence against over-commitment, whatever the application does.
@@ -240,7 +235,7 @@ class CapacityEntry(Base):
     __table_args__ = (
         sa.UniqueConstraint("offer_id", "reference"),
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
-        sa.CheckConstraint(_in("state", LEDGER_STATES), name="state"),
+        sa.CheckConstraint(in_check("state", LEDGER_STATES), name="state"),
     )
 
 

@@ -27,22 +27,7 @@ from shared.fields import (
     one_of,
     region_list,
 )
-
-# Which units each kind of offer counts in, and which modes it can be delivered in.
-UNITS_BY_KIND = {
-    "funding": ("rupiah",),
-    "module": ("sessions", "seats", "units"),
-    "trainer": ("sessions",),
-    "facility": ("units", "sessions", "seats"),
-}
-MODES_BY_KIND = {
-    "funding": OFFER_MODES,
-    "module": OFFER_MODES,
-    "trainer": OFFER_MODES,
-    "facility": ("onsite",),
-}
-MAX_FUNDING_IDR = 100_000_000_000  # Rp 100 miliar: anything larger is a typo
-MAX_COUNT = 100_000
+from shared.vocabulary import MAX_FUNDING_IDR, MODES_BY_KIND, UNITS_BY_KIND, quantity_errors
 
 Password = lambda **kw: fields.String(  # noqa: E731
     load_only=True, validate=validate.Length(min=10, max=128,
@@ -307,12 +292,9 @@ def check_offer_rules(kind: str, values: dict) -> dict[str, list[str]]:
     """Per-kind rules over a whole offer (new values merged onto the stored ones)."""
     errors: dict[str, list[str]] = {}
     unit, mode, capacity = values.get("unit"), values.get("mode"), values.get("capacity")
-    if unit is not None and unit not in UNITS_BY_KIND[kind]:
-        errors["unit"] = [f"A {kind} offer counts in: {', '.join(UNITS_BY_KIND[kind])}."]
+    errors.update(quantity_errors(kind, unit, capacity, "offer"))
     if mode is not None and mode not in MODES_BY_KIND[kind]:
         errors["mode"] = [f"A {kind} offer is delivered {', '.join(MODES_BY_KIND[kind])}."]
-    if capacity is not None and kind != "funding" and capacity > MAX_COUNT:
-        errors["capacity"] = [f"At most {MAX_COUNT} {unit or 'units'}."]
     start, end = values.get("available_from"), values.get("available_to")
     if start and end and end < start:
         errors["available_to"] = ["The window must end on or after its start."]

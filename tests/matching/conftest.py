@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 
 from services.matching import MIGRATIONS, create_app
 from services.matching.models import db as matching_db
+from shared.clock import today_wib
 from shared.migrations import upgrade
 from tests.conftest import REDIS_URL, RUN_ID
 from tests.partners.conftest import (  # noqa: F401
@@ -92,8 +93,8 @@ class World:
 
     def programme(self, **overrides: Any) -> dict[str, Any]:
         body = {"name": "Sekoper Cinta Kelurahan Mustikasari 2027", "region": MUSTIKASARI,
-                "period_start": str(date.today()),
-                "period_end": str(date.today() + timedelta(days=300)), "cohort_size": 100}
+                "period_start": str(today_wib()),
+                "period_end": str(today_wib() + timedelta(days=300)), "cohort_size": 100}
         body.update(overrides)
         response = self.client.post("/api/v1/programmes", json=body, headers=self.officer_h)
         assert response.status_code == 201, response.json
@@ -102,8 +103,8 @@ class World:
     def need(self, programme_id: str, **overrides: Any) -> dict[str, Any]:
         body = {"programme_id": programme_id, "kind": "trainer",
                 "title": "Pelatih pemasaran digital", "topics": ["pemasaran_digital"],
-                "quantity": 4, "unit": "sessions", "window_start": str(date.today()),
-                "window_end": str(date.today() + timedelta(days=60)), "region": MUSTIKASARI,
+                "quantity": 4, "unit": "sessions", "window_start": str(today_wib()),
+                "window_end": str(today_wib() + timedelta(days=60)), "region": MUSTIKASARI,
                 "priority": 4}
         body.update(overrides)
         response = self.client.post("/api/v1/needs", json=body, headers=self.coordinator_h)

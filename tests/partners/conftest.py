@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from services.partners.models import Organisation, User, db
 from services.partners.operations import accounts, offers, organisations
 from services.partners.security import hash_password
 from shared.audit import Actor
+from shared.clock import today_wib
 from tests.conftest import KEEP_TABLES, REDIS_URL, RUN_ID, SERVICE_SECRET  # noqa: F401
 
 PASSWORD = "correct horse battery"
@@ -115,7 +116,7 @@ class Factory:
         data: dict[str, Any] = {
             "kind": "trainer", "title": "Pelatih pemasaran digital", "description": "Uji",
             "topics": ["pemasaran_digital"], "unit": "sessions", "capacity": 10,
-            "available_from": date.today(), "available_to": date.today() + timedelta(days=90),
+            "available_from": today_wib(), "available_to": today_wib() + timedelta(days=90),
             "delivery_regions": [MUSTIKAJAYA], "mode": "onsite", "language": "id",
         }
         data.update(overrides)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import requests
@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.partners.models import CapacityEntry, Offer, db
 from services.partners.operations import organisations
+from shared.clock import today_wib
 from tests.partners.conftest import SYSTEM, audit_entries, bearer, count_rows, outbox_events
 
 
@@ -141,8 +142,8 @@ def test_retrying_the_reservation_that_exhausted_the_offer_still_answers_200(cli
 def test_reserving_on_an_offer_whose_window_has_ended_is_refused(client, app, offer, ledger):
     with app.app_context():
         db.session.execute(sa.update(Offer).where(Offer.id == offer.id).values(
-            available_from=date.today() - timedelta(days=20),
-            available_to=date.today() - timedelta(days=1)))
+            available_from=today_wib() - timedelta(days=20),
+            available_to=today_wib() - timedelta(days=1)))
         db.session.commit()
     response = reserve(client, ledger, offer.id, "proposal-1", 1)
     assert response.status_code == 409

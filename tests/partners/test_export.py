@@ -1,13 +1,14 @@
 """The active-offer snapshot the matching service matches against."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from services.partners.models import Offer, db
 from services.partners.operations import organisations
+from shared.clock import today_wib
 from tests.partners.conftest import KOTA_BEKASI, MUSTIKAJAYA, SYSTEM, bearer
 
 URL = "/api/v1/export/active-offers"
@@ -46,8 +47,8 @@ def test_an_active_offer_is_exported_with_what_matching_needs(client, make):
             exported["remaining"]) == (50_000_000, 20_000_000, 0, 30_000_000)
     assert exported["topics"] == ["bahan_ajar", "insentif_fasilitator"]
     assert exported["delivery_regions"] == [KOTA_BEKASI, MUSTIKAJAYA]
-    assert exported["available_from"] == date.today().isoformat()
-    assert exported["available_to"] == (date.today() + timedelta(days=90)).isoformat()
+    assert exported["available_from"] == today_wib().isoformat()
+    assert exported["available_to"] == (today_wib() + timedelta(days=90)).isoformat()
     assert exported["organisation"] == {
         "id": str(organisation.id), "kind": "company", "name": organisation.name,
         "sector": "Perbankan", "address_region": organisation.address_region,
@@ -75,8 +76,8 @@ def test_only_matchable_offers_are_exported(client, app, make):
     with app.app_context():
         # the window closed yesterday, but the nightly expiry has not run yet
         db.session.execute(sa.update(Offer).where(Offer.id == ended.id).values(
-            available_from=date.today() - timedelta(days=30),
-            available_to=date.today() - timedelta(days=1)))
+            available_from=today_wib() - timedelta(days=30),
+            available_to=today_wib() - timedelta(days=1)))
         organisations.change_status(db.session, SYSTEM, db.session.merge(suspended_org),
                                     "suspend", "Investigasi")
         db.session.commit()
@@ -90,7 +91,7 @@ def test_only_matchable_offers_are_exported(client, app, make):
 
 def test_an_offer_ending_today_is_still_exported(client, app, make):
     _, admin = make.organisation()
-    offer = make.offer(admin, available_from=date.today(), available_to=date.today())
+    offer = make.offer(admin, available_from=today_wib(), available_to=today_wib())
     assert [o["id"] for o in snapshot(client, make)["offers"]] == [str(offer.id)]
 
 

@@ -3,11 +3,12 @@ change them, searching them, and safe retries of a create."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from services.partners.models import Offer, OfferRegion, OfferTopic
+from shared.clock import today_wib
 from tests.partners.conftest import (
     KOTA_BEKASI,
     MUSTIKAJAYA,
@@ -18,7 +19,7 @@ from tests.partners.conftest import (
     outbox_events,
 )
 
-TODAY = date.today()
+TODAY = today_wib()
 BEKASI_UTARA = "32.75.03"
 
 

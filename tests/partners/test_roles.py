@@ -11,7 +11,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
@@ -22,6 +22,7 @@ from flask import Flask
 from services.partners.models import Organisation, User, db
 from services.partners.operations import accounts, capacity
 from shared.audit import Actor
+from shared.clock import today_wib
 from shared.errors import PROBLEM_MIME
 from tests.partners.conftest import MUSTIKASARI, PASSWORD, SYSTEM, Factory, bearer
 
@@ -193,8 +194,8 @@ def registration(world: World, caller: str) -> dict[str, Any]:
 def new_offer(world: World, caller: str) -> dict[str, Any]:
     return {
         "kind": "module", "title": "Modul literasi keuangan", "topics": ["pemasaran_digital"],
-        "unit": "seats", "capacity": 25, "available_from": date.today().isoformat(),
-        "available_to": (date.today() + timedelta(days=60)).isoformat(),
+        "unit": "seats", "capacity": 25, "available_from": today_wib().isoformat(),
+        "available_to": (today_wib() + timedelta(days=60)).isoformat(),
         "delivery_regions": ["32.75.11"], "mode": "online",
     }
 

@@ -241,8 +241,13 @@ def reconcile(session: Session, partners: PartnersClient) -> dict[str, int]:
                 need = _locked_need(session, proposal.need_id)
                 before = _snapshot(proposal)
                 need.covered -= proposal.quantity
+                # Partners never reuses a released reference: say what happened, in our terms.
+                reason = ("The capacity held for this match was released at the partners "
+                          "service; the need is open for matching again."
+                          if answer.problem_type == "reference-released"
+                          else answer.detail or "Capacity no longer available.")
                 _stale(session, Actor(id="system:reconcile", role="system", kind="service"),
-                       proposal, need, before, answer.detail or "Capacity no longer available.")
+                       proposal, need, before, reason)
                 refresh_status(session, need)
                 fixed["stale"] += 1
     return fixed

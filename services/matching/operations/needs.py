@@ -37,16 +37,19 @@ def create(session: Session, actor: Actor, data: dict[str, Any]) -> Need:
     programme = session.get(Programme, data["programme_id"])
     if programme is None:
         invalid("programme_id", "No programme with this id.")
-    if not covers(programme.region, data["region"]) and not covers(data["region"],
-                                                                   programme.region):
-        invalid("region", f"The need's region must lie in the programme's region "
-                          f"{programme.region}.")
+    _require_in_programme(programme, data["region"])
     data = {**data, "excluded_organisations": [str(o) for o in data["excluded_organisations"]]}
     need = Need(**data, programme=programme, status="open", covered=0, created_by=actor.id)
     session.add(need)
     session.flush()
     audit.record(session, actor, "need.created", "need", need.id, None, snapshot(need))
     return need
+
+
+def _require_in_programme(programme: Programme, region: str) -> None:
+    if not covers(programme.region, region) and not covers(region, programme.region):
+        invalid("region", f"The need's region must lie in the programme's region "
+                          f"{programme.region}.")
 
 
 def get(session: Session, actor: Actor, need_id: uuid.UUID, *, for_update: bool = False
@@ -64,6 +67,7 @@ def update(session: Session, actor: Actor, need: Need, changes: dict[str, Any]) 
     require_need_editor(actor, need.region)
     if "region" in changes:
         require_need_editor(actor, changes["region"])
+        _require_in_programme(need.programme, changes["region"])
     if need.status in {"fulfilled", "cancelled"}:
         abort(409, f"A {need.status} need can no longer be changed.", type="illegal-transition",
               current_status=need.status)

@@ -114,7 +114,12 @@ def as_csv(report: dict[str, Any]) -> str:
     for kind, statuses in report["needs_by_kind_and_status"].items():
         for status, count in statuses.items():
             writer.writerow(["needs_by_kind_and_status", kind, status, count])
-    for section, key in (("demand", "kind"), ("delivered_by_partner_kind", "partner_kind"),
+    # Demand is per kind and unit (modules count in seats, sessions or units): key on both.
+    for row in report["demand"]:
+        for name, value in row.items():
+            if name not in ("kind", "unit"):
+                writer.writerow(["demand", f"{row['kind']}/{row['unit']}", name, value])
+    for section, key in (("delivered_by_partner_kind", "partner_kind"),
                          ("rupiah_committed_by_source", "organisation"),
                          ("coverage_per_kelurahan", "region"), ("unmet_by_topic", "topic"),
                          ("ratings", "organisation")):

@@ -1,6 +1,8 @@
 """Calls to the partners service: the active-offer snapshot and the capacity ledger."""
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +28,17 @@ class PartnersClient:
         auth = ServiceClient(base_url, timeout=timeout)
         token = ServiceTokenProvider(auth, client_id, client_secret or "")
         self.http = ServiceClient(base_url, timeout=timeout, token=token)
+        self._topics: frozenset[str] = frozenset()
+        self._topics_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def topic_codes(self, max_age: float = 300) -> frozenset[str]:
+        """The active topic vocabulary (partners keeps it; DP3A admins extend it), cached."""
+        with self._lock:
+            if time.monotonic() - self._topics_at > max_age:
+                self._topics = frozenset(t["code"] for t in self.http.get_json("/api/v1/topics"))
+                self._topics_at = time.monotonic()
+            return self._topics
 
     def active_offers(self) -> list[dict[str, Any]]:
         """Every matchable offer with its remaining capacity and organisation."""

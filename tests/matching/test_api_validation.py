@@ -134,6 +134,7 @@ def need_body(programme: str, **changes: Any) -> dict[str, Any]:
 
 
 NEED_CASES = [
+    ("topic-not-in-vocabulary", {"topics": ["merajut"]}, "topics"),
     ("unit-wrong-for-kind", {"unit": "rupiah"}, "unit"),
     ("funding-in-sessions", {"kind": "funding", "topics": ["insentif_fasilitator"]}, "unit"),
     ("facility-online", {"kind": "facility", "unit": "units", "topics": ["sarana_prasarana"],

@@ -438,8 +438,32 @@ def test_reconciliation_of_an_approved_proposal_released_at_partners(world, matc
     assert "reference" not in now["reason"]  # the officer is told what happened, plainly
     reopened = need(world, the_need["id"])
     assert (reopened["status"], reopened["covered"]) == ("open", 0)
+    [event] = matching_outbox("proposal.stale")  # DP3A and the partner will be told
+    assert event.payload["proposal_id"] == approved["id"] and event.payload["reason"]
     assert capacity(world, offer.id)["reserved"] == 0
     assert matching_audit(action="proposal.stale", object_id=approved["id"])
     with matching_db.session_factory() as session:
         assert session.get(Proposal, uuid.UUID(approved["id"])).stale_at is not None
         assert session.get(Need, uuid.UUID(the_need["id"])).covered == 0
+
+
+def test_delivery_cannot_report_more_than_was_approved(world):
+    offer, _, approved = approved_proposal(world)
+    before = fingerprint()
+    response = world.client.post(f"/api/v1/proposals/{approved['id']}/delivery",
+                                 json={"delivered_quantity": 5, "rating": 5},
+                                 headers=world.coordinator_h)
+    assert response.status_code == 422 and "delivered_quantity" in response.json["errors"]
+    assert fingerprint() == before
+    assert capacity(world, offer.id)["committed"] == 0
+
+
+def test_a_need_with_approved_matches_cannot_be_cancelled(world):
+    _, the_need, only = one_proposal(world, quantity=12)  # the offer has 10: partly matched
+    assert approve(world, only["id"]).json["status"] == "approved"
+    assert need(world, the_need["id"])["status"] == "partially_matched"
+    before = fingerprint()
+    problem(world.client.post(f"/api/v1/needs/{the_need['id']}/cancel",
+                              headers=world.officer_h), 409, "need-has-approved-matches")
+    assert fingerprint() == before
+    assert need(world, the_need["id"])["status"] == "partially_matched"

@@ -6,6 +6,7 @@ import uuid
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from services.matching.clients import partners
 from services.matching.models import db
 from services.matching.operations import needs
 from services.matching.schemas import (
@@ -15,11 +16,22 @@ from services.matching.schemas import (
     NeedUpdateSchema,
 )
 from shared.auth import ALL_USER_ROLES, DP3A_ROLES, SERVICE, allow, current_actor
+from shared.errors import abort
+from shared.http_client import ServiceUnavailable
 from shared.etag import etag_for, require_match
 from shared.idempotency import idempotent
 from shared.pagination import PAGINATION_ARGS, SelectPage
 
 blp = Blueprint("needs", __name__, description="Needs of classes")
+
+
+def topic_vocabulary() -> frozenset[str]:
+    try:
+        return partners().topic_codes()
+    except ServiceUnavailable:
+        abort(503, "The topic vocabulary could not be read from the partners service; "
+                   "nothing was saved. Please try again in a moment.",
+              type="partners-unavailable", headers={"Retry-After": "5"})
 EDITORS = (DP3A_ROLES, "coordinator")
 
 
@@ -39,7 +51,7 @@ class Needs(MethodView):
     @blp.response(201, NeedSchema)
     def post(self, data: dict):
         """Post a need of a programme's class"""
-        need = needs.create(db.session, current_actor(), data)
+        need = needs.create(db.session, current_actor(), data, topic_vocabulary())
         db.session.commit()
         return need, 201, {"ETag": etag_for(need)}
 
@@ -61,7 +73,8 @@ class NeedItem(MethodView):
         actor = current_actor()
         need = needs.get(db.session, actor, need_id, for_update=True)
         require_match(need)
-        needs.update(db.session, actor, need, changes)
+        needs.update(db.session, actor, need, changes,
+                     topic_vocabulary() if "topics" in changes else frozenset())
         db.session.commit()
         return need, 200, {"ETag": etag_for(need)}
 

@@ -5,9 +5,12 @@ array work. Codes (kinds, units, topics, regions, organisations) become small in
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from itertools import chain
+from operator import attrgetter, methodcaller
+from typing import Any
 
 import numpy as np
 
@@ -29,10 +32,24 @@ def _bitsets(rows: np.ndarray, bits: np.ndarray, n_rows: int, words: int) -> np.
     return out
 
 
-def _ragged(lengths: list[int]) -> np.ndarray:
-    """The owner of every item of a flattened list of lists, from the lists' lengths."""
-    return np.repeat(np.arange(len(lengths), dtype=np.int64),
-                     np.asarray(lengths, dtype=np.int64))
+def _ragged(lists: list) -> np.ndarray:  # type: ignore[type-arg]
+    """The owner of every item of a flattened list of lists."""
+    lengths = np.fromiter(map(len, lists), np.int64, len(lists))
+    return np.repeat(np.arange(len(lists), dtype=np.int64), lengths)
+
+
+def _numbering(values: Iterable[Hashable]) -> dict[Any, int]:
+    """Each distinct value → 0, 1, 2, ... in order of first appearance."""
+    return {value: i for i, value in enumerate(dict.fromkeys(values))}
+
+
+def _codes(values: Iterable[Hashable], numbers: dict[Any, int], count: int = -1) -> np.ndarray:
+    """The number of each value."""
+    return np.fromiter(map(numbers.__getitem__, values), np.int64, count)
+
+
+def _ints(values: Iterable[int], count: int) -> np.ndarray:
+    return np.fromiter(values, np.int64, count)
 
 
 @dataclass
@@ -91,55 +108,52 @@ def build_columns(needs: Sequence[Need], offers: Sequence[Offer],
                   track_records: dict[str, TrackRecord] | None,
                   track_score) -> Columns:  # type: ignore[no-untyped-def]
     """Number every code and lay the inputs out as arrays."""
-    group_ids: dict[tuple[str, str], int] = {}
-    topic_ids: dict[str, int] = {}
-    org_ids: dict[str, int] = {}
-    organisations: list[Organisation] = []
+    # Every column is read with map() over C-level getters: no Python frame per record.
     regions = RegionTable()
-
-    def group(kind: str, unit: str) -> int:
-        return group_ids.setdefault((kind, unit), len(group_ids))
-
-    def topic(code: str) -> int:
-        return topic_ids.setdefault(code, len(topic_ids))
-
-    def org(organisation: Organisation) -> int:
-        found = org_ids.get(organisation.id)
-        if found is None:
-            found = org_ids[organisation.id] = len(organisations)
-            organisations.append(organisation)
-        return found
+    kind_unit = attrgetter("kind", "unit")
+    need_groups, offer_groups = list(map(kind_unit, needs)), list(map(kind_unit, offers))
+    group_ids = _numbering(chain(need_groups, offer_groups))
+    need_topics = list(map(attrgetter("topics"), needs))
+    offer_topics = list(map(attrgetter("topics"), offers))
+    topic_ids = _numbering(chain(chain.from_iterable(need_topics),
+                                 chain.from_iterable(offer_topics)))
+    by_org = dict(zip(map(attrgetter("organisation.id"), offers),
+                      map(attrgetter("organisation"), offers), strict=True))
+    org_ids = {org_id: i for i, org_id in enumerate(by_org)}
+    organisations = list(by_org.values())
 
     # --- needs
-    n_group = np.fromiter((group(n.kind, n.unit) for n in needs), np.int64, len(needs))
-    n_quantity = np.fromiter((n.quantity for n in needs), np.int64, len(needs))
-    n_priority = np.fromiter((n.priority for n in needs), np.int64, len(needs))
-    n_start = np.fromiter((n.window_start.toordinal() for n in needs), np.int64, len(needs))
-    n_end = np.fromiter((n.window_end.toordinal() for n in needs), np.int64, len(needs))
-    n_region = regions.add_all(n.region for n in needs)
-    n_accepts = np.array([[mode in n.accepted_modes for mode in MODES] for n in needs],
-                         dtype=bool).reshape(len(needs), len(MODES))
-    n_single = np.fromiter((n.single_offer for n in needs), bool, len(needs))
-    nt_need = _ragged([len(n.topics) for n in needs])
-    nt_topic = np.fromiter((topic(t) for t in chain.from_iterable(n.topics for n in needs)),
-                           np.int64, len(nt_need))
+    n_group = _codes(need_groups, group_ids)
+    n_quantity = _ints(map(attrgetter("quantity"), needs), len(needs))
+    n_priority = _ints(map(attrgetter("priority"), needs), len(needs))
+    n_start = _ints(map(date.toordinal, map(attrgetter("window_start"), needs)), len(needs))
+    n_end = _ints(map(date.toordinal, map(attrgetter("window_end"), needs)), len(needs))
+    n_region = regions.add_all(list(map(attrgetter("region"), needs)))
+    accepted = list(map(attrgetter("accepted_modes"), needs))
+    n_accepts = np.zeros((len(needs), len(MODES)), dtype=bool)
+    for i, mode in enumerate(MODES):
+        n_accepts[:, i] = np.fromiter(map(methodcaller("__contains__", mode), accepted), bool,
+                                      len(needs))
+    n_single = np.fromiter(map(attrgetter("single_offer"), needs), bool, len(needs))
+    nt_need = _ragged(need_topics)
+    nt_topic = _codes(chain.from_iterable(need_topics), topic_ids, len(nt_need))
 
     # --- offers
-    o_group = np.fromiter((group(o.kind, o.unit) for o in offers), np.int64, len(offers))
-    o_remaining = np.fromiter((o.remaining for o in offers), np.int64, len(offers))
-    o_start = np.fromiter((o.available_from.toordinal() for o in offers), np.int64, len(offers))
-    o_end = np.fromiter((o.available_to.toordinal() for o in offers), np.int64, len(offers))
-    mode_index = {mode: i for i, mode in enumerate(MODES)}
-    o_mode = np.fromiter((mode_index[o.mode] for o in offers), np.int64, len(offers))
-    o_org = np.fromiter((org(o.organisation) for o in offers), np.int64, len(offers))
-    ot_offer = _ragged([len(o.topics) for o in offers])
-    ot_topic = np.fromiter((topic(t) for t in chain.from_iterable(o.topics for o in offers)),
-                           np.int64, len(ot_offer))
-    od_offer = _ragged([len(o.delivery_regions) for o in offers])
-    od_region = regions.add_all(chain.from_iterable(o.delivery_regions for o in offers))
-    ring_org = _ragged([len(o.operating_regions) for o in organisations])
-    ring_region = regions.add_all(
-        chain.from_iterable(o.operating_regions for o in organisations))
+    o_group = _codes(offer_groups, group_ids)
+    o_remaining = _ints(map(attrgetter("remaining"), offers), len(offers))
+    o_start = _ints(map(date.toordinal, map(attrgetter("available_from"), offers)), len(offers))
+    o_end = _ints(map(date.toordinal, map(attrgetter("available_to"), offers)), len(offers))
+    o_mode = _codes(map(attrgetter("mode"), offers), {m: i for i, m in enumerate(MODES)},
+                    len(offers))
+    o_org = _codes(map(attrgetter("organisation.id"), offers), org_ids, len(offers))
+    ot_offer = _ragged(offer_topics)
+    ot_topic = _codes(chain.from_iterable(offer_topics), topic_ids, len(ot_offer))
+    delivery = list(map(attrgetter("delivery_regions"), offers))
+    od_offer = _ragged(delivery)
+    od_region = regions.add_all(list(chain.from_iterable(delivery)))
+    operating = list(map(attrgetter("operating_regions"), organisations))
+    ring_org = _ragged(operating)
+    ring_region = regions.add_all(list(chain.from_iterable(operating)))
     regions.freeze()
     n_regions = len(regions)
 

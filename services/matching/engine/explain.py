@@ -1,19 +1,20 @@
 """Why a proposal was made: each hard rule it passed, with the values that made it pass, and
 each score component with its value and weight. Plain JSON-ready dicts, built only for the
-edges that carry a proposal.
+edges that carry a proposal. Date windows are ISO 8601 intervals: "2027-03-01/2027-05-31".
 
-Everything that can be is computed for all chosen edges at once with NumPy; the loop at the
-end only assembles dicts from lists, with per-need, per-offer and per-date caches.
+Every value is first gathered for all chosen edges at once with NumPy into plain lists; one
+comprehension then assembles the dicts.
 """
 from __future__ import annotations
 
 from datetime import date
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
 
 from services.matching.engine.arrays import member
-from services.matching.engine.candidates import ONLINE_ROAD, Edges
+from services.matching.engine.candidates import Edges
 from services.matching.engine.columns import ONLINE, Columns
 from services.matching.engine.model import MODES, TrackRecord, Weights
 from services.matching.engine.regions import DEPTHS, LEVEL_NAMES
@@ -60,6 +61,12 @@ def _ring_regions(cols: Columns, need: np.ndarray, offer: np.ndarray) -> list[st
     return [codes[r] if r >= 0 else None for r in found.tolist()]
 
 
+def _gather(values: list[Any], index: np.ndarray) -> list[Any]:
+    """values[i] for each i in `index`, through a NumPy object array (one C-level pass)."""
+    # fromiter keeps tuples whole (slice assignment would read equal-length ones as rows)
+    return np.fromiter(values, dtype=object, count=len(values))[index].tolist()
+
+
 def explain(cols: Columns, edges: Edges, chosen: np.ndarray, flows: np.ndarray,
             parts: dict[str, np.ndarray], score: np.ndarray, weights: Weights,
             text: TermVectors | None,
@@ -69,125 +76,119 @@ def explain(cols: Columns, edges: Edges, chosen: np.ndarray, flows: np.ndarray,
     total_weight = sum(weight.values())
     codes = cols.regions.codes
     need, offer = edges.need[chosen], edges.offer[chosen]
+    org = cols.o_org[offer]
+    dates = _Dates()
 
-    # --- everything per edge, vectorised
+    # Track records of the organisations that carry a proposal, built once each.
+    track: list[dict[str, Any]] = [{} for _ in cols.organisations]
+    for o in np.unique(org).tolist():
+        record = track_records.get(cols.org_ids[o])
+        details = track_details(record)
+        track[o] = {"ratings": record.ratings if record else 0,
+                    "mean_rating": record.mean_rating if record else None,
+                    "fulfilled": record.fulfilled if record else 0,
+                    "approved": record.approved if record else 0,
+                    "shrunk_rating": round(details["shrunk_rating"], 3),
+                    "shrunk_fulfilment": round(details["shrunk_fulfilment"], 3)}
+    # Accepted modes by the need's 3-bit mode mask.
+    mode_sets = [tuple(m for i, m in enumerate(MODES) if mask >> i & 1)
+                 for mask in range(1 << len(MODES))]
+    mode_mask = cols.n_accepts[need] @ (1 << np.arange(len(MODES)))
+    topic_lists: dict[tuple[int, ...], tuple[str, ...]] = {}
+    shared = []
+    for mask in map(tuple, (cols.n_topics[need] & cols.o_topics[offer]).tolist()):
+        found = topic_lists.get(mask)
+        if found is None:
+            found = topic_lists[mask] = tuple(sorted(
+                cols.topics[w * 64 + b] for w, word in enumerate(mask) for b in range(64)
+                if word >> b & 1))
+        shared.append(found)
+
+    # Everything per proposal as a list, gathered with NumPy.
     start = np.maximum(cols.n_start[need], cols.o_start[offer])
     end = np.minimum(cols.n_end[need], cols.o_end[offer])
+
+    def windows(first: np.ndarray, last: np.ndarray) -> list[str]:
+        return [f"{dates[a]}/{dates[b]}" for a, b in zip(first.tolist(), last.tolist(),
+                                                         strict=True)]
+
     cover = edges.cover[chosen]
     in_person = (cover >= 0) & (cols.o_mode[offer] != ONLINE)
     levels_up = np.where(in_person, cols.regions.depth[cols.n_region[need]]
                          - cols.regions.depth[np.maximum(cover, 0)], -1)
-    shared_masks = [tuple(row) for row in (cols.n_topics[need] & cols.o_topics[offer]).tolist()]
-    values = {name: np.round(parts[name][chosen], 4).tolist() for name in COMPONENTS}
-    contributions = {name: np.round(weight[name] * parts[name][chosen] / total_weight,
-                                    4).tolist() for name in COMPONENTS}
-    rows = zip(need.tolist(), offer.tolist(), edges.road[chosen].tolist(), cover.tolist(),
-               levels_up.tolist(), start.tolist(), end.tolist(), flows[chosen].tolist(),
-               np.round(score[chosen], 4).tolist(), shared_masks,
-               _shared_terms(cols, text, need, offer), _ring_regions(cols, need, offer),
-               strict=True)
-
-    # --- caches: what depends on the need alone or the offer alone is built once each
-    dates = _Dates()
-    topic_lists: dict[tuple[int, ...], tuple[str, ...]] = {}
-    track_cache: dict[str, dict[str, Any]] = {}
-    need_facts: dict[int, tuple] = {}
-    offer_facts: dict[int, tuple] = {}
-
-    def need_of(n: int) -> tuple:
-        nd = cols.needs[n]
-        start, end = nd.window_start.toordinal(), nd.window_end.toordinal()
-        facts = need_facts[n] = (
-            nd.kind, nd.unit, nd.quantity, nd.single_offer, nd.region,
-            tuple(m for m in MODES if m in nd.accepted_modes), nd.topics,
-            (dates[start], dates[end]), end - start + 1, len(nd.excluded_organisations))
-        return facts
-
-    def offer_of(o: int) -> tuple:
-        od = cols.offers[o]
-        facts = offer_facts[o] = (
-            od.remaining, od.mode, od.topics,
-            (dates[od.available_from.toordinal()], dates[od.available_to.toordinal()]),
-            od.organisation.id)
-        return facts
-
-    def topics_of(mask: tuple[int, ...]) -> tuple[str, ...]:
-        found = topic_lists[mask] = tuple(sorted(
-            cols.topics[w * 64 + b] for w, word in enumerate(mask) for b in range(64)
-            if word >> b & 1))
-        return found
-
-    def track(org_id: str) -> dict[str, Any]:
-        record = track_records.get(org_id)
-        details = track_details(record)
-        found = track_cache[org_id] = {
-            "ratings": record.ratings if record else 0,
-            "mean_rating": record.mean_rating if record else None,
-            "fulfilled": record.fulfilled if record else 0,
-            "approved": record.approved if record else 0,
-            "shrunk_rating": round(details["shrunk_rating"], 3),
-            "shrunk_fulfilment": round(details["shrunk_fulfilment"], 3)}
-        return found
-
-    v_topic, v_text, v_prox, v_ring, v_window, v_qty, v_track = (
-        values[name] for name in COMPONENTS)
-    c_topic, c_text, c_prox, c_ring, c_window, c_qty, c_track = (
-        contributions[name] for name in COMPONENTS)
+    level = np.where(in_person, cols.regions.depth[np.maximum(cover, 0)] - 1, len(LEVEL_NAMES))
+    covered_by = _gather([*codes, None], np.where(cover >= 0, cover, len(codes)))
+    near = _gather([*codes, None], np.where(in_person, cover, len(codes)))
+    group_kind = [kind for kind, _ in cols.groups]
+    group_unit = [unit for _, unit in cols.groups]
+    n_group = cols.n_group[need]
+    rows = zip(
+        flows[chosen].tolist(), _gather(group_unit, n_group), _gather(group_kind, n_group),
+        cols.o_remaining[offer].tolist(), cols.n_quantity[need].tolist(),
+        cols.n_single[need].tolist(), windows(cols.n_start[need], cols.n_end[need]),
+        windows(cols.o_start[offer], cols.o_end[offer]), windows(start, end),
+        _gather(["region", "online"], edges.road[chosen]),
+        _gather([n.region for n in cols.needs], need), covered_by,
+        _gather(list(MODES), cols.o_mode[offer]), _gather(mode_sets, mode_mask), shared,
+        _gather(cols.org_ids, org),
+        _gather([len(n.excluded_organisations) for n in cols.needs], need),
+        np.round(score[chosen], 4).tolist(),
+        _gather(list(map(attrgetter("topics"), cols.needs)), need),
+        _gather(list(map(attrgetter("topics"), cols.offers)), offer),
+        _shared_terms(cols, text, need, offer), _gather([*LEVEL_NAMES, "online"], level),
+        near, _gather([*PROXIMITY_LABELS, "online only"],
+                      np.where(levels_up >= 0, np.minimum(levels_up, 3), 4)),
+        _ring_regions(cols, need, offer),
+        (cols.n_end[need] - cols.n_start[need] + 1).tolist(), (end - start + 1).tolist(),
+        _gather(track, org),
+        *(np.round(parts[name][chosen], 4).tolist() for name in COMPONENTS),
+        *(np.round(weight[name] * parts[name][chosen] / total_weight, 4).tolist()
+          for name in COMPONENTS),
+        strict=True)
     w_topic, w_text, w_prox, w_ring, w_window, w_qty, w_track = (
         weight[name] for name in COMPONENTS)
-    online_only = {"level": "online", "region": None, "relation": "online only"}
-    out = []
-    append = out.append
-    for i, (n, o, road, cov, up, s, e, q, value, mask, terms, ring) in enumerate(rows):
-        (kind, unit, quantity, single, region, accepted, need_topics, need_window, need_days,
-         excluded) = need_facts.get(n) or need_of(n)
-        remaining, mode, offer_topics, offer_window, org_id = offer_facts.get(o) or offer_of(o)
-        shared = topic_lists.get(mask) or topics_of(mask)
-        covered_by = codes[cov] if cov >= 0 else None
-        if up >= 0:
-            where = {"level": LEVEL_NAMES[covered_by.count(".")], "region": covered_by,
-                     "relation": PROXIMITY_LABELS[min(up, 3)]}
-        else:
-            where = dict(online_only)
-        append({
-            "quantity": {"proposed": q, "need_quantity": quantity,
-                         "offer_remaining": remaining, "unit": unit},
+    # One dict literal per proposal from plain lists: the cheapest way CPython builds them.
+    return [
+        {
+            "quantity": quantity,
+            "unit": unit,
             "rules": {
                 "same_kind": {"passed": True, "kind": kind},
                 "same_unit": {"passed": True, "unit": unit},
                 "offer_active": {"passed": True, "source": EXPORT_SOURCE},
                 "capacity": {"passed": True, "offer_remaining": remaining,
-                             "need_quantity": quantity, "single_offer": single},
-                "windows_overlap": {
-                    "passed": True, "need_window": list(need_window),
-                    "offer_window": list(offer_window), "overlap": [dates[s], dates[e]]},
-                "delivery": {
-                    "passed": True, "road": "online" if road == ONLINE_ROAD else "region",
-                    "need_region": region, "covered_by": covered_by, "offer_mode": mode,
-                    "accepted_modes": list(accepted)},
-                "shared_topic": {"passed": True, "shared": list(shared)},
+                             "need_quantity": wanted, "single_offer": single},
+                "windows_overlap": {"passed": True, "need_window": need_window_,
+                                    "offer_window": offer_window_, "overlap": overlap},
+                "delivery": {"passed": True, "road": road, "need_region": region,
+                             "covered_by": covered, "offer_mode": mode,
+                             "accepted_modes": list(modes)},
+                "shared_topic": {"passed": True, "shared": list(topics)},
                 "not_excluded": {"passed": True, "organisation_id": org_id,
                                  "excluded_organisations": excluded},
             },
             "score": {"value": value, "components": {
-                "topic_fit": {"value": v_topic[i], "weight": w_topic,
-                              "contribution": c_topic[i], "need_topics": list(need_topics),
-                              "offer_topics": list(offer_topics), "shared": list(shared)},
-                "text_fit": {"value": v_text[i], "weight": w_text,
-                             "contribution": c_text[i], "shared_terms": terms},
-                "proximity": {"value": v_prox[i], "weight": w_prox,
-                              "contribution": c_prox[i], **where},
-                "ring1": {"value": v_ring[i], "weight": w_ring, "contribution": c_ring[i],
+                "topic_fit": {"value": v_topic, "weight": w_topic, "contribution": c_topic,
+                              "need_topics": list(need_topics),
+                              "offer_topics": list(offer_topics)},
+                "text_fit": {"value": v_text, "weight": w_text, "contribution": c_text,
+                             "shared_terms": terms},
+                "proximity": {"value": v_prox, "weight": w_prox, "contribution": c_prox,
+                              "level": level_name, "region": nearby, "relation": relation},
+                "ring1": {"value": v_ring, "weight": w_ring, "contribution": c_ring,
                           "operating_region": ring},
-                "window_fit": {"value": v_window[i], "weight": w_window,
-                               "contribution": c_window[i], "need_days": need_days,
-                               "covered_days": e - s + 1},
-                "quantity_fit": {"value": v_qty[i], "weight": w_qty,
-                                 "contribution": c_qty[i], "offer_remaining": remaining,
-                                 "need_quantity": quantity},
-                "track_record": {"value": v_track[i], "weight": w_track,
-                                 "contribution": c_track[i],
-                                 **(track_cache.get(org_id) or track(org_id))},
+                "window_fit": {"value": v_window, "weight": w_window,
+                               "contribution": c_window, "need_days": need_days,
+                               "covered_days": covered_days},
+                "quantity_fit": {"value": v_qty, "weight": w_qty, "contribution": c_qty,
+                                 "offer_remaining": remaining, "need_quantity": wanted},
+                "track_record": {"value": v_track, "weight": w_track,
+                                 "contribution": c_track, **record},
             }},
-        })
-    return out
+        }
+        for (quantity, unit, kind, remaining, wanted, single, need_window_, offer_window_,
+             overlap, road, region, covered, mode, modes, topics, org_id, excluded, value,
+             need_topics, offer_topics, terms, level_name, nearby, relation, ring, need_days,
+             covered_days, record, v_topic, v_text, v_prox, v_ring, v_window, v_qty, v_track,
+             c_topic, c_text, c_prox, c_ring, c_window, c_qty, c_track) in rows
+    ]

@@ -6,8 +6,6 @@ imports nothing from the services around it.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 
 DEPTHS = 4  # provinsi, kabupaten/kota, kecamatan, desa/kelurahan
@@ -52,10 +50,11 @@ class RegionTable:
             parent = region_id
         return parent
 
-    def add_all(self, codes: Iterable[str]) -> np.ndarray:
+    def add_all(self, codes: list[str]) -> np.ndarray:
         """The ids of `codes`, in order."""
-        add = self.add
-        return np.fromiter((add(code) for code in codes), dtype=np.int64)
+        for code in dict.fromkeys(codes):  # each distinct code once
+            self.add(code)
+        return np.fromiter(map(self._ids.__getitem__, codes), np.int64, len(codes))
 
     def freeze(self) -> None:
         """Build the arrays used below, once every code is in."""

@@ -155,6 +155,15 @@ def _milp_exact(need_local: np.ndarray, offer_local: np.ndarray, quantity: np.nd
     return flows
 
 
+def _renumber(index: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of `index` (ascending) and each entry's position among them;
+    np.unique without the sort."""
+    used = np.zeros(size, dtype=bool)
+    used[index] = True
+    position = np.cumsum(used) - 1
+    return np.flatnonzero(used), position[index]
+
+
 def solve_group(group: tuple[str, str], edge: np.ndarray, need: np.ndarray,
                 offer: np.ndarray, quantity: np.ndarray, remaining: np.ndarray,
                 priority: np.ndarray, single: np.ndarray, score: np.ndarray,
@@ -165,8 +174,8 @@ def solve_group(group: tuple[str, str], edge: np.ndarray, need: np.ndarray,
     `need`/`offer` are run-wide indices of the edges; `quantity`, `priority`, `single` are
     indexed by run-wide need, `remaining` by run-wide offer.
     """
-    needs, need_local = np.unique(need, return_inverse=True)
-    offers, offer_local = np.unique(offer, return_inverse=True)
+    needs, need_local = _renumber(need, len(quantity))
+    offers, offer_local = _renumber(offer, len(remaining))
     q, r = quantity[needs], remaining[offers]
     scale = int(np.gcd.reduce(np.concatenate([q, r])))
     qs, rs, p = q // scale, r // scale, priority[needs]
@@ -192,7 +201,7 @@ def solve_group(group: tuple[str, str], edge: np.ndarray, need: np.ndarray,
         got = np.bincount(need_local, flows, len(needs)).astype(np.int64)
         used = np.bincount(need_local, flows > 0, len(needs))
         broken = one & ((used > 1) | ((got > 0) & (got < qs)))
-        if False:
+        if broken.any():
             n, m = len(needs), len(offers)
             graph = coo_array((np.ones(len(edge)), (need_local, offer_local + n)),
                               shape=(n + m, n + m))

@@ -20,7 +20,7 @@ from shared import audit, outbox
 from shared.audit import Actor
 from shared.auth import PARTNER_ROLES
 from shared.db import utcnow
-from shared.errors import abort
+from shared.errors import abort, invalid
 from shared.http_client import ServiceUnavailable
 
 PROPOSAL_FIELDS = ("status", "quantity", "reason")
@@ -188,6 +188,9 @@ def confirm_delivery(session: Session, actor: Actor, partners: PartnersClient,
         abort(409, f"Only an approved or accepted match can be confirmed; this one is "
                    f"{proposal.status}.", type="illegal-transition",
               current_status=proposal.status)
+    if data["delivered_quantity"] > proposal.quantity:
+        invalid("delivered_quantity", f"At most the {proposal.quantity} {proposal.unit} that "
+                                      "were approved.")
     try:
         answer = partners.commit(proposal.offer_id, str(proposal.id))
     except ServiceUnavailable:
@@ -249,5 +252,6 @@ def reconcile(session: Session, partners: PartnersClient) -> dict[str, int]:
                 _stale(session, Actor(id="system:reconcile", role="system", kind="service"),
                        proposal, need, before, reason)
                 refresh_status(session, need)
+                _event(session, "proposal.stale", proposal, need, reason=reason)
                 fixed["stale"] += 1
     return fixed

@@ -32,8 +32,17 @@ def snapshot(need: Need) -> dict[str, Any]:
     return out
 
 
-def create(session: Session, actor: Actor, data: dict[str, Any]) -> Need:
+def check_topics(codes: list[str], vocabulary: frozenset[str]) -> None:
+    unknown = [code for code in codes if code not in vocabulary]
+    if unknown:
+        invalid("topics", f"Not in the topic vocabulary: {', '.join(unknown)} "
+                          "(the partners service's GET /api/v1/topics lists them).")
+
+
+def create(session: Session, actor: Actor, data: dict[str, Any],
+           vocabulary: frozenset[str]) -> Need:
     require_need_editor(actor, data["region"])
+    check_topics(data["topics"], vocabulary)
     programme = session.get(Programme, data["programme_id"])
     if programme is None:
         invalid("programme_id", "No programme with this id.")
@@ -63,7 +72,8 @@ def get(session: Session, actor: Actor, need_id: uuid.UUID, *, for_update: bool 
     return need
 
 
-def update(session: Session, actor: Actor, need: Need, changes: dict[str, Any]) -> Need:
+def update(session: Session, actor: Actor, need: Need, changes: dict[str, Any],
+           vocabulary: frozenset[str]) -> Need:
     require_need_editor(actor, need.region)
     if "region" in changes:
         require_need_editor(actor, changes["region"])
@@ -71,6 +81,8 @@ def update(session: Session, actor: Actor, need: Need, changes: dict[str, Any]) 
     if need.status in {"fulfilled", "cancelled"}:
         abort(409, f"A {need.status} need can no longer be changed.", type="illegal-transition",
               current_status=need.status)
+    if "topics" in changes:
+        check_topics(changes["topics"], vocabulary)
     merged = {name: changes.get(name, getattr(need, name))
               for name in ("unit", "quantity", "accepted_modes", "window_start", "window_end")}
     errors = check_need_rules(need.kind, merged)
@@ -95,6 +107,10 @@ def cancel(session: Session, actor: Actor, need: Need) -> Need:
     if need.status not in OPEN_STATUSES:
         abort(409, f"Only an open need can be cancelled; this one is {need.status}.",
               type="illegal-transition", current_status=need.status)
+    if need.covered > 0:
+        abort(409, f"{need.covered} {need.unit} of this need are already approved; those "
+                   "matches must be declined before the need can be cancelled.",
+              type="need-has-approved-matches")
     before = snapshot(need)
     need.status = "cancelled"
     need.cancelled_at = utcnow()

@@ -33,25 +33,24 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
-import requests  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
+import psycopg
+import requests
+import sqlalchemy as sa
 
-from services import partners  # noqa: E402
-from services.partners.models import (  # noqa: E402
-    OFFER_KINDS, OfferRegion, OfferTopic, Offer, Organisation, Topic,
-)
-from services.partners.schemas import MODES_BY_KIND, UNITS_BY_KIND  # noqa: E402
-from shared.jwt_keys import KeyRing  # noqa: E402
-from shared.migrations import upgrade  # noqa: E402
-from shared.regions import catalogue  # noqa: E402
+from services import partners
+from services.partners.models import Offer, OfferRegion, OfferTopic, Organisation, Topic
+from services.partners.schemas import MODES_BY_KIND, UNITS_BY_KIND
+from shared.clock import today_wib
+from shared.jwt_keys import KeyRing
+from shared.migrations import upgrade
+from shared.regions import catalogue
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_URL_TEMPLATE = os.environ.get("BENCH_PG_URL_TEMPLATE",
@@ -175,8 +174,8 @@ def make_offer(rng: random.Random, index: int, org_ids: list[uuid.UUID], topics:
 def load_data(url: str, offers: int, organisations: int, seed: int) -> dict[str, Any]:
     """Bulk-load with SQLAlchemy Core; returns what the checks need to know."""
     rng = random.Random(seed)
-    today = date.today()
-    now = datetime.now(timezone.utc)
+    today = today_wib()  # the service's calendar: offer windows are in WIB days
+    now = datetime.now(UTC)
     regions = catalogue()
     kecamatan = [r.code for r in regions.children(CITY)]
     kelurahan = [k.code for kc in kecamatan for k in regions.children(kc)]
@@ -339,7 +338,7 @@ def parse_wrk(output: str) -> dict[str, Any]:
         raise ValueError(f"no Requests/sec in wrk output:\n{output}")
     result["rps"] = float(rps.group(1))
     for pct in ("50", "75", "90", "99"):
-        match = re.search(rf"^\s+{pct}%\s+(\S+)", output, re.M)
+        match = re.search(rf"^\s+{pct}%\s+(\S+)", output, re.MULTILINE)
         if match:
             result[f"p{pct}_ms"] = _ms(match.group(1))
     total = re.search(r"(\d+) requests in ([\d.]+)(\w+),", output)
@@ -450,7 +449,8 @@ def machine_info(wrk: str) -> dict[str, Any]:
             pg = connection.execute("SHOW server_version").fetchone()[0]
     except psycopg.Error:
         pg = None
-    wrk_version = subprocess.run([wrk, "--version"], capture_output=True, text=True)
+    wrk_version = subprocess.run([wrk, "--version"], capture_output=True, text=True,
+                                 check=False)
     import gunicorn
 
     return {
@@ -678,7 +678,7 @@ def main() -> int:
             "loadavg_1min_at_start": load_at_start,
             "machine": machine_info(wrk),
             "goals": goals,
-            "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")

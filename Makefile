@@ -30,7 +30,9 @@ test: install-test
 
 bench: install-test
 	scripts/ensure_services.sh
-	$(BIN)/python bench/partners_api.py
+	-$(BIN)/python bench/partners_api.py
+	-$(BIN)/python bench/matching_engine.py
+	-$(BIN)/python bench/matching_run.py
 
 clean:
 	rm -rf var .pytest_cache

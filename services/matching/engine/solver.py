@@ -112,47 +112,47 @@ def build_flow_problem(group: tuple[str, str], edge: np.ndarray, need_local: np.
                        resolution, weight)
 
 
-def _milp_exact(need_local: np.ndarray, offer_local: np.ndarray, quantity: np.ndarray,
-                remaining: np.ndarray, priority: np.ndarray, single: np.ndarray,
-                points: np.ndarray, time_limit: float | None) -> np.ndarray:
-    """Exact lexicographic optimum of one connected part with single-offer needs (MILP)."""
+def _milp_choice(need_local: np.ndarray, offer_local: np.ndarray, quantity: np.ndarray,
+                 remaining: np.ndarray, priority: np.ndarray, single: np.ndarray,
+                 points: np.ndarray, time_limit: float | None) -> np.ndarray:
+    """Which single-offer edges an exact lexicographic optimum of one connected part uses.
+
+    MILP (HiGHS, zero gap): a binary "take it all" per single-offer edge, a continuous flow
+    per other edge. Once the binaries are fixed the rest is a network flow, whose optimal
+    vertices are integral, so continuous flows lose nothing; the caller recomputes them
+    exactly with a min-cost flow.
+    """
     k = len(need_local)
     q = quantity[need_local].astype(np.float64)
     one = single[need_local]
-    # Variable per edge: the flow, or for a single-offer need's edge a binary "take it all".
     upper = np.where(one, 1.0, np.minimum(q, remaining[offer_local]))
     coverage = priority[need_local] * np.where(one, q, 1.0)
     gain = points * np.where(one, q, 1.0)
-    rows = np.arange(k)
-    need_rows = csr_array((np.ones(k), (need_local, rows)), shape=(len(quantity), k))
-    offer_rows = csr_array((np.where(one, q, 1.0), (offer_local, rows)),
+    columns = np.arange(k)
+    need_rows = csr_array((np.ones(k), (need_local, columns)), shape=(len(quantity), k))
+    offer_rows = csr_array((np.where(one, q, 1.0), (offer_local, columns)),
                            shape=(len(remaining), k))
     need_cap = np.where(single, 1.0, quantity.astype(np.float64))
     constraints = [LinearConstraint(need_rows, -np.inf, need_cap),
                    LinearConstraint(offer_rows, -np.inf, remaining.astype(np.float64))]
-    options: dict[str, Any] = {"mip_rel_gap": 0.0, "presolve": True}
+    options: dict[str, Any] = {"mip_rel_gap": 0.0}
     if time_limit:
         options["time_limit"] = time_limit
 
     def solve(objective: np.ndarray, extra: list[LinearConstraint]) -> np.ndarray:
-        result = milp(-objective, integrality=np.ones(k), bounds=Bounds(0, upper),
+        result = milp(-objective, integrality=one.astype(np.int64), bounds=Bounds(0, upper),
                       constraints=constraints + extra, options=options)
         if result.status != 0 or result.x is None:
             raise SolverError(f"HiGHS did not prove an optimum: {result.message}")
-        return np.rint(result.x).astype(np.int64)
+        return result.x
 
     x = solve(coverage, [])
-    best = int(np.dot(coverage.astype(np.int64), x))
     if points.any():
-        hold = LinearConstraint(coverage.reshape(1, -1), best - 0.5, np.inf)
-        x = solve(gain.astype(np.float64), [hold])
-        if int(np.dot(coverage.astype(np.int64), x)) != best:
-            raise SolverError("HiGHS lost coverage in the score stage")
-    flows = np.where(one, x * quantity[need_local], x)
-    if (np.bincount(offer_local, flows, len(remaining)) > remaining).any() or (
-            np.bincount(need_local, flows, len(quantity)) > quantity).any():
-        raise SolverError("HiGHS returned an infeasible rounding")
-    return flows
+        # Hold the optimal coverage (an integer) and maximise the score.
+        best = round(float(coverage @ x))
+        x = solve(gain.astype(np.float64), [
+            LinearConstraint(coverage.reshape(1, -1), best - 0.5, np.inf)])
+    return one & (x > 0.5)
 
 
 def _renumber(index: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -182,19 +182,12 @@ def solve_group(group: tuple[str, str], edge: np.ndarray, need: np.ndarray,
     info: dict[str, Any] = {"kind": group[0], "unit": group[1], "needs": len(needs),
                             "offers": len(offers), "edges": len(edge), "scale": scale,
                             "method": "min_cost_flow"}
-    while True:
-        problem = build_flow_problem(group, edge, need_local, offer_local, qs, rs, p, score,
-                                     scale, resolution)
-        status, arc_flows = run_min_cost_flow(problem)
-        if status == _SMCF.OPTIMAL:
-            break
-        if status != _SMCF.BAD_COST_RANGE or resolution == 0:
-            raise SolverError(f"min-cost flow failed with status {status}")
-        resolution //= 10
+    problem, flows = _min_cost_flow(group, edge, need_local, offer_local, qs, rs, p, score,
+                                    scale, resolution)
     if problems is not None:
         problems.append(problem)
+    resolution = problem.score_resolution
     info["score_resolution"] = resolution
-    flows = arc_flows[:len(edge)].astype(np.int64)
 
     one = single[needs]
     if one.any():
@@ -202,6 +195,10 @@ def solve_group(group: tuple[str, str], edge: np.ndarray, need: np.ndarray,
         used = np.bincount(need_local, flows > 0, len(needs))
         broken = one & ((used > 1) | ((got > 0) & (got < qs)))
         if broken.any():
+            # The flow already decided every single-offer need outside the broken parts
+            # (whole, from one offer); inside them a MILP decides. Then, with those choices
+            # fixed, one more min-cost flow places everything else exactly.
+            taken = one[need_local] & (flows == qs[need_local])
             n, m = len(needs), len(offers)
             graph = coo_array((np.ones(len(edge)), (need_local, offer_local + n)),
                               shape=(n + m, n + m))
@@ -215,11 +212,35 @@ def solve_group(group: tuple[str, str], edge: np.ndarray, need: np.ndarray,
                 inside = np.flatnonzero(label[need_local] == part)
                 part_needs, pn = np.unique(need_local[inside], return_inverse=True)
                 part_offers, po = np.unique(offer_local[inside], return_inverse=True)
-                flows[inside] = _milp_exact(pn, po, qs[part_needs], rs[part_offers],
-                                            p[part_needs], one[part_needs], points[inside],
-                                            milp_time_limit)
+                taken[inside] = _milp_choice(pn, po, qs[part_needs], rs[part_offers],
+                                             p[part_needs], one[part_needs], points[inside],
+                                             milp_time_limit)
                 info["milp_edges"] += len(inside)
+            fixed = np.where(taken, qs[need_local], 0)
+            free = np.flatnonzero(~one[need_local])
+            _, rest = _min_cost_flow(
+                group, edge[free], need_local[free], offer_local[free],
+                np.where(one, 0, qs), rs - np.bincount(offer_local, fixed, m).astype(np.int64),
+                p, score[free], scale, resolution)
+            flows = fixed
+            flows[free] = rest
     return GroupSolution(flows * scale, info)
+
+
+def _min_cost_flow(group: tuple[str, str], edge: np.ndarray, need_local: np.ndarray,
+                   offer_local: np.ndarray, quantity: np.ndarray, remaining: np.ndarray,
+                   priority: np.ndarray, score: np.ndarray, scale: int,
+                   resolution: int) -> tuple[FlowProblem, np.ndarray]:
+    """Solve, cutting the score resolution tenfold while OR-Tools finds the costs too large."""
+    while True:
+        problem = build_flow_problem(group, edge, need_local, offer_local, quantity, remaining,
+                                     priority, score, scale, resolution)
+        status, arc_flows = run_min_cost_flow(problem)
+        if status == _SMCF.OPTIMAL:
+            return problem, arc_flows[:len(edge)].astype(np.int64)
+        if status != _SMCF.BAD_COST_RANGE or resolution == 0:
+            raise SolverError(f"min-cost flow failed with status {status}")
+        resolution //= 10
 
 
 def solve(groups: list[tuple[str, str]], edge_group: np.ndarray, need: np.ndarray,

@@ -39,17 +39,18 @@ def test_a_proposal_explains_every_rule_with_the_values_that_passed_it() -> None
     assert rules["same_unit"]["unit"] == "sessions"
     assert rules["capacity"] == {"passed": True, "offer_remaining": 12, "need_quantity": 8,
                                  "single_offer": False}
-    assert rules["windows_overlap"]["need_window"] == ["2027-03-01", "2027-05-31"]
-    assert rules["windows_overlap"]["offer_window"] == ["2027-04-01", "2027-12-31"]
-    assert rules["windows_overlap"]["overlap"] == ["2027-04-01", "2027-05-31"]
+    assert rules["windows_overlap"]["need_window"] == "2027-03-01/2027-05-31"
+    assert rules["windows_overlap"]["offer_window"] == "2027-04-01/2027-12-31"
+    assert rules["windows_overlap"]["overlap"] == "2027-04-01/2027-05-31"
     assert rules["delivery"] == {"passed": True, "road": "region", "need_region": MUSTIKASARI,
                                  "covered_by": MUSTIKAJAYA, "offer_mode": "onsite",
                                  "accepted_modes": ["onsite"]}
     assert rules["shared_topic"]["shared"] == ["pemasaran_digital"]
     assert rules["not_excluded"] == {"passed": True, "organisation_id": org.id,
                                      "excluded_organisations": 1}
-    assert why["quantity"] == {"proposed": 8, "need_quantity": 8, "offer_remaining": 12,
-                               "unit": "sessions"}
+    assert (why["quantity"], why["unit"]) == (8, "sessions")
+    assert why["score"]["components"]["topic_fit"]["need_topics"] == [
+        "kewirausahaan", "pemasaran_digital"]
 
 
 def test_a_proposal_explains_every_score_component_with_its_weight() -> None:
@@ -96,3 +97,17 @@ def test_the_whole_result_is_json() -> None:
     again = json.loads(text)
     assert len(again["proposals"]) == len(result.proposals) >= 2
     assert again["stats"]["weights"] == result.stats["weights"]
+
+
+def test_explanations_keep_lists_whole_when_every_record_has_as_many_topics() -> None:
+    """Every need and offer with exactly two topics and two modes: no list is mistaken for a
+    row of a table while explanations are gathered."""
+    needs = [make_need(topics=["kewirausahaan", "parenting"],
+                       accepted_modes={"onsite", "online"}) for _ in range(3)]
+    offers = [make_offer(topics=["parenting", "kewirausahaan"]) for _ in range(2)]
+    for proposal in match(needs, offers).proposals:
+        why = proposal.explanation
+        assert why["rules"]["delivery"]["accepted_modes"] == ["onsite", "online"]
+        assert why["score"]["components"]["topic_fit"]["need_topics"] == [
+            "kewirausahaan", "parenting"]
+        assert why["rules"]["shared_topic"]["shared"] == ["kewirausahaan", "parenting"]

@@ -25,7 +25,7 @@ def test_topic_fit_is_the_share_of_topics_in_common() -> None:
     assert same["topic_fit"]["value"] == 1.0
     third = components(need, make_offer(topics=["pemasaran_digital", "literasi_digital"]))
     assert third["topic_fit"]["value"] == pytest.approx(1 / 3, abs=1e-4)
-    assert third["topic_fit"]["shared"] == ["pemasaran_digital"]
+    assert third["topic_fit"]["offer_topics"] == ["pemasaran_digital", "literasi_digital"]
 
 
 def test_text_fit_rewards_descriptions_about_the_same_thing() -> None:

@@ -1,0 +1,153 @@
+"""The ways a notification leaves: SMTP email, signed webhooks, Apprise URLs. Each raises
+TemporaryFailure (worth retrying) or PermanentFailure (not)."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import smtplib
+import socket
+import time
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from services.notify.models import Notification
+
+
+class TemporaryFailure(Exception):
+    """The other side may accept it later (timeouts, 4xx SMTP codes, 5xx HTTP)."""
+
+
+class PermanentFailure(Exception):
+    """Retrying will not help (a refused address, a 4xx webhook answer, a bad URL)."""
+
+
+# --- email ------------------------------------------------------------------------------------
+
+def email_message(notification: Notification, sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = notification.address
+    message["Subject"] = notification.subject
+    message["Date"] = formatdate(localtime=False)
+    # Fixed per notification: a repeat after a crash is recognisably the same message.
+    message["Message-ID"] = notification.message_id
+    message["Content-Language"] = notification.locale
+    message.set_content(notification.body_text)
+    if notification.body_html:
+        message.add_alternative(notification.body_html, subtype="html")
+    return message
+
+
+class SmtpSender:
+    """One SMTP connection per worker process, reopened when the server drops it."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self._connection: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        config = self.config
+        connection = smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"],
+                                  timeout=config["SMTP_TIMEOUT_S"])
+        if config["SMTP_STARTTLS"]:
+            connection.starttls()
+        if config["SMTP_USER"]:
+            connection.login(config["SMTP_USER"], config["SMTP_PASSWORD"] or "")
+        return connection
+
+    def send(self, notification: Notification) -> None:
+        message = email_message(notification, self.config["MAIL_FROM"])
+        for attempt in (1, 2):
+            try:
+                if self._connection is None:
+                    self._connection = self._connect()
+                refused = self._connection.send_message(message)
+                if refused:
+                    raise PermanentFailure(f"recipient refused: {refused}")
+                return
+            except smtplib.SMTPServerDisconnected as exc:
+                self._connection = None
+                if attempt == 2:
+                    raise TemporaryFailure(f"SMTP disconnected: {exc}") from exc
+            except smtplib.SMTPRecipientsRefused as exc:
+                self._reset()
+                codes = [code for code, _ in exc.recipients.values()]
+                if all(400 <= code < 500 for code in codes):
+                    raise TemporaryFailure(f"recipient deferred: {exc.recipients}") from exc
+                raise PermanentFailure(f"recipient refused: {exc.recipients}") from exc
+            except smtplib.SMTPResponseException as exc:
+                self._reset()
+                if 400 <= exc.smtp_code < 500:
+                    raise TemporaryFailure(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
+                raise PermanentFailure(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
+            except (OSError, smtplib.SMTPException) as exc:
+                self._connection = None
+                raise TemporaryFailure(f"SMTP: {exc.__class__.__name__}: {exc}") from exc
+
+    def _reset(self) -> None:
+        try:
+            if self._connection is not None:
+                self._connection.rset()
+        except (OSError, smtplib.SMTPException):
+            self._connection = None
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """HMAC-SHA256 over `timestamp.body`, hex."""
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def check_target(url: str, allow_private: bool) -> None:
+    """Refuse URLs that are not http(s), and private, loopback or link-local targets unless
+    configured (they would let a partner probe our own network)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PermanentFailure(f"not an http(s) URL: {url!r}")
+    if allow_private:
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        raise TemporaryFailure(f"cannot resolve {parts.hostname}: {exc}") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if (address.is_private or address.is_loopback or address.is_link_local
+                or address.is_reserved or address.is_multicast or address.is_unspecified):
+            raise PermanentFailure(f"{parts.hostname} resolves to a non-public address")
+
+
+def send_webhook(notification: Notification, secret: str | None, config: dict[str, Any]) -> None:
+    check_target(notification.address, config["WEBHOOK_ALLOW_PRIVATE"])
+    body = notification.body_text.encode()
+    timestamp = str(int(time.time()))
+    headers = {"Content-Type": "application/json", "X-Mitra-Event": notification.event_type,
+               "X-Mitra-Delivery": str(notification.id), "X-Mitra-Timestamp": timestamp,
+               "X-Mitra-Signature": f"sha256={signature(secret or '', timestamp, body)}"}
+    try:
+        response = requests.post(notification.address, data=body, headers=headers,
+                                 timeout=config["WEBHOOK_TIMEOUT_S"], allow_redirects=False)
+    except requests.RequestException as exc:
+        raise TemporaryFailure(f"webhook: {exc.__class__.__name__}") from exc
+    if response.status_code >= 500 or response.status_code in (408, 429):
+        raise TemporaryFailure(f"webhook answered {response.status_code}")
+    if response.status_code >= 300:
+        raise PermanentFailure(f"webhook answered {response.status_code}")
+
+
+# --- Apprise ------------------------------------------------------------------------------------
+
+def send_apprise(notification: Notification) -> None:
+    import apprise
+
+    sender = apprise.Apprise()
+    if not sender.add(notification.address):
+        raise PermanentFailure("not an Apprise URL this server understands")
+    if not sender.notify(title=notification.subject, body=notification.body_text):
+        raise TemporaryFailure("the Apprise service did not accept the message")

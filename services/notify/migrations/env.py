@@ -1,0 +1,4 @@
+from services.notify.models import db
+from shared.migrations import run_migrations
+
+run_migrations(db.metadata)

@@ -1,0 +1,1 @@
+"""The notify business rules. Operations take a session and plain values; callers commit."""

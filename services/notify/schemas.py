@@ -1,0 +1,130 @@
+"""Request and response shapes of the notify API."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from services.notify.catalogue import BY_TYPE
+from services.notify.models import CHANNELS, LOCALES
+from shared.fields import StrictSchema, Text, distinct, one_of
+
+
+class EventInSchema(StrictSchema):
+    id = fields.UUID(required=True, metadata={"description": "The outbox event id (dedup key)."})
+    type = fields.String(required=True, validate=validate.Length(min=3, max=80))
+    source = fields.String(required=True, validate=validate.Length(min=2, max=40))
+    aggregate_type = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    aggregate_id = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    occurred_at = fields.AwareDateTime(required=True, default_timezone=None)
+    payload = fields.Dict(required=True)
+
+
+class EventOutSchema(Schema):
+    id = fields.UUID(dump_only=True)
+    type = fields.String(dump_only=True, attribute="event_type")
+    source = fields.String(dump_only=True)
+    received_at = fields.DateTime(dump_only=True)
+    processed_at = fields.DateTime(dump_only=True, allow_none=True)
+
+
+class AttemptSchema(Schema):
+    number = fields.Integer(dump_only=True)
+    started_at = fields.DateTime(dump_only=True)
+    finished_at = fields.DateTime(dump_only=True, allow_none=True)
+    outcome = fields.String(dump_only=True, allow_none=True)
+    detail = fields.String(dump_only=True, allow_none=True)
+
+
+class NotificationSchema(Schema):
+    id = fields.UUID(dump_only=True)
+    event_id = fields.UUID(dump_only=True)
+    event_type = fields.String(dump_only=True)
+    recipient_id = fields.UUID(dump_only=True)
+    channel = fields.String(dump_only=True)
+    address = fields.String(dump_only=True)
+    locale = fields.String(dump_only=True)
+    template_version = fields.Integer(dump_only=True, allow_none=True)
+    subject = fields.String(dump_only=True)
+    body_text = fields.String(dump_only=True)
+    status = fields.String(dump_only=True)
+    attempts = fields.Integer(dump_only=True)
+    last_error = fields.String(dump_only=True, allow_none=True)
+    created_at = fields.DateTime(dump_only=True)
+    sent_at = fields.DateTime(dump_only=True, allow_none=True)
+    read_at = fields.DateTime(dump_only=True, allow_none=True)
+
+
+class NotificationDetailSchema(NotificationSchema):
+    delivery_attempts = fields.List(fields.Nested(AttemptSchema), dump_only=True)
+
+
+class NotificationQueryArgsSchema(StrictSchema):
+    event_id = fields.UUID()
+    recipient_id = fields.UUID()
+    channel = fields.String(validate=one_of(CHANNELS))
+    status = fields.String(validate=one_of(("queued", "sending", "sent", "failed")))
+
+
+class InboxQueryArgsSchema(StrictSchema):
+    unread = fields.Boolean(load_default=False)
+
+
+class UnreadCountSchema(Schema):
+    unread = fields.Integer(dump_only=True)
+
+
+class PreferenceSchema(StrictSchema):
+    event_type = fields.String(required=True, metadata={"description": "An event type, or *"})
+    channels = fields.List(fields.String(validate=one_of(CHANNELS)), required=True,
+                           validate=[validate.Length(max=4), distinct])
+    muted = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def _known_type(self, data: dict, **kwargs: object) -> None:
+        if data.get("event_type") != "*" and data.get("event_type") not in BY_TYPE:
+            raise ValidationError(f"Unknown event type; one of: *, "
+                                  f"{', '.join(sorted(BY_TYPE))}.", "event_type")
+
+
+class PreferencesSchema(StrictSchema):
+    locale = fields.String(validate=one_of(LOCALES))
+    preferences = fields.List(fields.Nested(PreferenceSchema), validate=validate.Length(max=50))
+
+
+class ChannelAddressSchema(StrictSchema):
+    channel = fields.String(required=True, validate=one_of(("webhook", "apprise")))
+    address = fields.String(required=True, validate=validate.Length(min=5, max=2000))
+    secret = fields.String(load_only=True, validate=validate.Length(min=16, max=200),
+                           metadata={"description": "Webhook signing secret (HMAC-SHA256)."})
+    id = fields.UUID(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+
+    @validates_schema
+    def _secret_for_webhooks(self, data: dict, **kwargs: object) -> None:
+        if data.get("channel") == "webhook" and not data.get("secret"):
+            raise ValidationError("A webhook needs a signing secret of 16+ characters.",
+                                  "secret")
+
+
+class TemplateSchema(Schema):
+    event_type = fields.String(dump_only=True)
+    channel = fields.String(dump_only=True)
+    locale = fields.String(dump_only=True)
+    version = fields.Integer(dump_only=True)
+    subject = fields.String(dump_only=True)
+    body_text = fields.String(dump_only=True)
+    body_html = fields.String(dump_only=True, allow_none=True)
+    created_by = fields.String(dump_only=True, allow_none=True)
+    created_at = fields.DateTime(dump_only=True)
+
+
+class TemplateEditSchema(StrictSchema):
+    subject = Text(min=1, max=300, required=True)
+    body_text = Text(min=1, max=20000, required=True)
+    body_html = fields.String(validate=validate.Length(max=50000), allow_none=True)
+
+
+class TemplatePreviewSchema(Schema):
+    subject = fields.String(dump_only=True)
+    body_text = fields.String(dump_only=True)
+    body_html = fields.String(dump_only=True, allow_none=True)
+    variables = fields.List(fields.String(), dump_only=True)

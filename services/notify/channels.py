@@ -89,6 +89,15 @@ class SmtpSender:
                 self._connection = None
                 raise TemporaryFailure(f"SMTP: {exc.__class__.__name__}: {exc}") from exc
 
+    def close(self) -> None:
+        """Say goodbye to the server (worker shutdown)."""
+        if self._connection is not None:
+            try:
+                self._connection.quit()
+            except (OSError, smtplib.SMTPException):
+                self._connection.close()
+            self._connection = None
+
     def _reset(self) -> None:
         try:
             if self._connection is not None:

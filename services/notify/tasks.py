@@ -6,11 +6,12 @@ import uuid
 from datetime import timedelta
 
 from celery import shared_task
+from celery.signals import worker_process_shutdown
 from flask import current_app
 
+from services.notify.channels import SmtpSender
 from services.notify.models import db
 from services.notify.operations import delivery, events
-from services.notify.channels import SmtpSender
 from shared.celery import Queues
 
 DELIVER = {channel: f"notify.deliver_{channel}" for channel in
@@ -25,6 +26,18 @@ def _sender() -> SmtpSender:
     if _smtp is None:
         _smtp = SmtpSender(current_app.config)
     return _smtp
+
+
+@worker_process_shutdown.connect
+def _close_smtp(**kwargs: object) -> None:
+    close_smtp()
+
+
+def close_smtp() -> None:
+    global _smtp
+    if _smtp is not None:
+        _smtp.close()
+        _smtp = None
 
 
 def enqueue(notification_ids: list[uuid.UUID], channels: dict[uuid.UUID, str]) -> None:

@@ -9,7 +9,9 @@ from sqlalchemy import select
 
 from services.notify.models import DeliveryAttempt, Notification, db
 from services.notify.schemas import (
-    NotificationDetailSchema, NotificationQueryArgsSchema, NotificationSchema,
+    NotificationDetailSchema,
+    NotificationQueryArgsSchema,
+    NotificationSchema,
 )
 from shared.auth import ALL_USER_ROLES, DP3A_ROLES, SERVICE, allow, current_actor
 from shared.errors import abort

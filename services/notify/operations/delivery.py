@@ -9,7 +9,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from services.notify.channels import (
-    PermanentFailure, SmtpSender, TemporaryFailure, send_apprise, send_webhook,
+    PermanentFailure,
+    SmtpSender,
+    TemporaryFailure,
+    send_apprise,
+    send_webhook,
 )
 from services.notify.models import ChannelAddress, DeliveryAttempt, Notification
 from shared.db import utcnow

@@ -8,7 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.notify.catalogue import (
-    BY_TYPE, DP3A, INVITEE, ORG_ADMINS, REGION_COORDINATORS, REQUESTER,
+    BY_TYPE,
+    DP3A,
+    INVITEE,
+    ORG_ADMINS,
+    REGION_COORDINATORS,
+    REQUESTER,
 )
 from services.notify.models import Recipient
 from shared.regions import covers

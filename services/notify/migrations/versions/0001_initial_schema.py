@@ -4,12 +4,12 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-29 17:35:38.186580
 """
-from alembic import op
-import sqlalchemy as sa
 import uuid
 
-import shared.db
+import sqlalchemy as sa
+from alembic import op
 
+import shared.db
 
 revision = '0001'
 down_revision = None

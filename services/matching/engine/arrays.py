@@ -41,7 +41,3 @@ def member(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
     np.minimum(index, len(sorted_keys) - 1, out=index)
     return sorted_keys[index] == queries
 
-
-def popcount(words: np.ndarray) -> np.ndarray:
-    """Set bits per row of a (rows, words) uint64 bit-set array."""
-    return np.bitwise_count(words).sum(axis=1, dtype=np.int64)

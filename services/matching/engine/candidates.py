@@ -51,9 +51,11 @@ class Edges:
 def _lowest_shared_topic(cols: Columns, need: np.ndarray, offer: np.ndarray,
                          topic: np.ndarray) -> np.ndarray:
     """Whether `topic` is the lowest-numbered topic the need and the offer share."""
-    keep = np.ones(len(need), dtype=bool)
     word, bit = topic // 64, (topic % 64).astype(np.uint64)
     below = np.left_shift(np.uint64(1), bit) - np.uint64(1)
+    if cols.words == 1:  # the usual case: up to 64 topics
+        return (cols.n_topics[need, 0] & cols.o_topics[offer, 0] & below) == 0
+    keep = np.ones(len(need), dtype=bool)
     full = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
     for w in range(cols.words):
         shared = cols.n_topics[need, w] & cols.o_topics[offer, w]

@@ -17,6 +17,7 @@ import numpy as np
 from services.matching.engine.arrays import member
 from services.matching.engine.model import MODES, Need, Offer, Organisation, TrackRecord
 from services.matching.engine.regions import RegionTable
+from services.matching.engine.track import track_table
 
 ONSITE, ONLINE, HYBRID = (MODES.index(mode) for mode in ("onsite", "online", "hybrid"))
 
@@ -93,7 +94,7 @@ class Columns:
     delivery_keys: np.ndarray              # sorted offer * regions + region
     ring_keys: np.ndarray                  # sorted org * regions + operating region
     org_ring_depths: np.ndarray            # per org, bit d set: operates at depth d + 1
-    org_track: np.ndarray                  # track-record component per org
+    org_track: dict[str, np.ndarray]       # track-record component and its parts per org
 
     @property
     def n_needs(self) -> int:
@@ -105,8 +106,7 @@ class Columns:
 
 
 def build_columns(needs: Sequence[Need], offers: Sequence[Offer],
-                  track_records: dict[str, TrackRecord] | None,
-                  track_score) -> Columns:  # type: ignore[no-untyped-def]
+                  track_records: dict[str, TrackRecord] | None = None) -> Columns:
     """Number every code and lay the inputs out as arrays."""
     # Every column is read with map() over C-level getters: no Python frame per record.
     regions = RegionTable()
@@ -184,8 +184,7 @@ def build_columns(needs: Sequence[Need], offers: Sequence[Offer],
         np.bitwise_or.at(org_ring_depths, ring_org,
                          np.left_shift(1, regions.depth[ring_region] - 1))
     records = track_records or {}
-    org_track = np.asarray([track_score(records.get(o.id)) for o in organisations],
-                           dtype=np.float64)
+    org_track = track_table([records.get(org_id) for org_id in org_ids])
 
     return Columns(
         needs=needs, offers=offers, groups=list(group_ids), topics=list(topic_ids),

@@ -16,9 +16,9 @@ import numpy as np
 from services.matching.engine.arrays import member
 from services.matching.engine.candidates import Edges
 from services.matching.engine.columns import ONLINE, Columns
-from services.matching.engine.model import MODES, TrackRecord, Weights
+from services.matching.engine.model import MODES, Weights
 from services.matching.engine.regions import DEPTHS, LEVEL_NAMES
-from services.matching.engine.scoring import COMPONENTS, PROXIMITY_LABELS, track_details
+from services.matching.engine.scoring import COMPONENTS, PROXIMITY_LABELS
 from services.matching.engine.text import TermVectors
 
 EXPORT_SOURCE = "partners active-offer export (offer active, organisation verified)"
@@ -69,8 +69,7 @@ def _gather(values: list[Any], index: np.ndarray) -> list[Any]:
 
 def explain(cols: Columns, edges: Edges, chosen: np.ndarray, flows: np.ndarray,
             parts: dict[str, np.ndarray], score: np.ndarray, weights: Weights,
-            text: TermVectors | None,
-            track_records: dict[str, TrackRecord]) -> list[dict[str, Any]]:
+            text: TermVectors | None) -> list[dict[str, Any]]:
     """One explanation per chosen edge, in the order of `chosen`."""
     weight = weights.as_dict()
     total_weight = sum(weight.values())
@@ -80,16 +79,16 @@ def explain(cols: Columns, edges: Edges, chosen: np.ndarray, flows: np.ndarray,
     dates = _Dates()
 
     # Track records of the organisations that carry a proposal, built once each.
+    table = cols.org_track
     track: list[dict[str, Any]] = [{} for _ in cols.organisations]
     for o in np.unique(org).tolist():
-        record = track_records.get(cols.org_ids[o])
-        details = track_details(record)
-        track[o] = {"ratings": record.ratings if record else 0,
-                    "mean_rating": record.mean_rating if record else None,
-                    "fulfilled": record.fulfilled if record else 0,
-                    "approved": record.approved if record else 0,
-                    "shrunk_rating": round(details["shrunk_rating"], 3),
-                    "shrunk_fulfilment": round(details["shrunk_fulfilment"], 3)}
+        known = bool(table["known"][o])
+        track[o] = {"ratings": int(table["ratings"][o]),
+                    "mean_rating": float(table["mean_rating"][o]) if known else None,
+                    "fulfilled": int(table["fulfilled"][o]),
+                    "approved": int(table["approved"][o]),
+                    "shrunk_rating": round(float(table["shrunk_rating"][o]), 3),
+                    "shrunk_fulfilment": round(float(table["shrunk_fulfilment"][o]), 3)}
     # Accepted modes by the need's 3-bit mode mask.
     mode_sets = [tuple(m for i, m in enumerate(MODES) if mask >> i & 1)
                  for mask in range(1 << len(MODES))]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable, Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -11,13 +12,25 @@ import numpy as np
 from services.matching.engine.candidates import candidate_edges
 from services.matching.engine.columns import build_columns
 from services.matching.engine.explain import explain
-from services.matching.engine.model import MatchResult, Need, Offer, Proposal, TrackRecord, Weights
-from services.matching.engine.scoring import score_edges, track_score
+from services.matching.engine.model import (
+    MatchResult,
+    Need,
+    Offer,
+    Proposal,
+    TrackRecord,
+    Weights,
+)
+from services.matching.engine.scoring import score_edges
 from services.matching.engine.solver import SCORE_RESOLUTION, solve
 from services.matching.engine.text import term_vectors
 
 Progress = Callable[[str, float], None]
 PHASES = ("prepare", "candidates", "scoring", "solve", "explanations")  # in run order
+
+
+def _gather_ids(items: Sequence[Need] | Sequence[Offer], index: np.ndarray) -> list[str]:
+    ids = np.fromiter(map(attrgetter("id"), items), dtype=object, count=len(items))
+    return ids[index].tolist()
 
 
 def _group_name(group: tuple[str, str]) -> str:
@@ -30,6 +43,10 @@ def match(needs: Sequence[Need], offers: Sequence[Offer],
           progress: Progress | None = None, *, score_resolution: int = SCORE_RESOLUTION,
           milp_time_limit: float | None = None, keep_problems: bool = False) -> MatchResult:
     """Propose who gives what to whom: maximum priority-weighted coverage, then score.
+
+    The result is optimal (stats["proven_optimal"]) unless `milp_time_limit` (seconds per
+    MILP solve, used only for single-offer needs the flow alone cannot place) cut a MILP
+    short: then its best assignment found is used and the group's stats give the gap.
 
     `weights` maps score component names to weights (defaults: `Weights()`);
     `track_records` maps organisation ids to their track record; `progress(phase, fraction)`
@@ -78,7 +95,7 @@ def _match(needs: Sequence[Need], offers: Sequence[Offer],
             progress(name, 0.0)
 
     phase("prepare")
-    cols = build_columns(needs, offers, records, track_score)
+    cols = build_columns(needs, offers, records)
     phase("candidates")
     edges = candidate_edges(cols)
     phase("scoring")
@@ -86,7 +103,7 @@ def _match(needs: Sequence[Need], offers: Sequence[Offer],
     if weights.text_fit > 0:
         text = term_vectors([n.description for n in needs]
                             + [f"{o.title} {o.description}" for o in offers])
-    parts, score = score_edges(cols, edges, weights, text)  # type: ignore[arg-type]
+    parts, score = score_edges(cols, edges, weights, text)
     phase("solve")
     problems: list[Any] | None = [] if keep_problems else None
     flows, groups = solve(
@@ -97,12 +114,10 @@ def _match(needs: Sequence[Need], offers: Sequence[Offer],
     phase("explanations")
     chosen = np.flatnonzero(flows > 0)
     chosen = chosen[np.lexsort((-score[chosen], edges.need[chosen]))]
-    explanations = explain(cols, edges, chosen, flows, parts, score, weights, text, records)
-    proposals = [
-        Proposal(cols.needs[n].id, cols.offers[o].id, q, s, why)
-        for n, o, q, s, why in zip(edges.need[chosen].tolist(), edges.offer[chosen].tolist(),
-                                   flows[chosen].tolist(), np.round(score[chosen], 4).tolist(),
-                                   explanations, strict=True)]
+    explanations = explain(cols, edges, chosen, flows, parts, score, weights, text)
+    proposals = list(map(Proposal, _gather_ids(cols.needs, edges.need[chosen]),
+                         _gather_ids(cols.offers, edges.offer[chosen]), flows[chosen].tolist(),
+                         np.round(score[chosen], 4).tolist(), explanations))
     covered_by_need = np.bincount(edges.need, flows, cols.n_needs) if len(edges) else (
         np.zeros(cols.n_needs))
     covered_by_need = np.rint(covered_by_need).astype(np.int64)
@@ -134,6 +149,7 @@ def _match(needs: Sequence[Need], offers: Sequence[Offer],
             "priority_weighted_coverage": {k: v for k, v in weighted.items() if demand_total[k]},
             "score_total": {k: v for k, v in score_total.items() if demand_total[k]},
         },
+        "proven_optimal": all(g["proven_optimal"] for g in groups),
         "seconds": seconds,
         "weights": weights.as_dict(),
         "groups": groups,

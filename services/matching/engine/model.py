@@ -82,6 +82,8 @@ class Need:
 
     def __post_init__(self) -> None:
         record = f"need {self.id}"
+        # distinct topics, in order (a repeated topic would count twice in the joins)
+        object.__setattr__(self, "topics", _codes(self.topics, "topics", record))
         _one_of(self.kind, KINDS, "kind", record)
         _one_of(self.unit, UNITS, "unit", record)
         _quantity(self.quantity, "quantity", record, 1)
@@ -153,6 +155,9 @@ class Offer:
 
     def __post_init__(self) -> None:
         record = f"offer {self.id}"
+        object.__setattr__(self, "topics", _codes(self.topics, "topics", record))
+        object.__setattr__(self, "delivery_regions",
+                           _codes(self.delivery_regions, "delivery_regions", record))
         _one_of(self.kind, KINDS, "kind", record)
         _one_of(self.unit, UNITS, "unit", record)
         _one_of(self.mode, MODES, "mode", record)
@@ -243,8 +248,7 @@ class Weights:
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:
             raise ModelError(f"unknown score components: {', '.join(sorted(unknown))}.")
-        return cls(**{name: float(value) if isinstance(value, int) and not isinstance(
-            value, bool) else value for name, value in data.items()})
+        return cls(**data)
 
     def as_dict(self) -> dict[str, float]:
         """Component name → weight, in a fixed order."""

@@ -18,11 +18,6 @@ def ancestors(code: str) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def covers(outer: str, inner: str) -> bool:
-    """Whether region `outer` contains region `inner`."""
-    return inner == outer or inner.startswith(outer + ".")
-
-
 class RegionTable:
     """Every region code met in one run, with its parent and depth, numbered 0..n-1."""
 

@@ -10,7 +10,8 @@
 - window_fit: share of the need's window (days, inclusive) that the offer's window covers.
 - quantity_fit: min(remaining, quantity) / quantity: how much of the need one offer can carry.
 - track_record: coordinators' ratings and the share of approved proposals fulfilled, each
-  shrunk toward a prior, so a new partner starts at the prior instead of at 0 or 1.
+  shrunk toward a prior, so a new partner starts at the prior instead of at 0 or 1
+  (track.py).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import numpy as np
 from services.matching.engine.arrays import member
 from services.matching.engine.candidates import Edges
 from services.matching.engine.columns import ONLINE, Columns
-from services.matching.engine.model import TrackRecord, Weights
+from services.matching.engine.model import Weights
 from services.matching.engine.regions import DEPTHS
 from services.matching.engine.text import TermVectors, pair_cosine
 
@@ -28,30 +29,6 @@ COMPONENTS = ("topic_fit", "text_fit", "proximity", "ring1", "window_fit", "quan
 PROXIMITY_BY_LEVELS_UP = (1.0, 0.75, 0.5, 0.25)
 PROXIMITY_ONLINE = 0.1
 PROXIMITY_LABELS = ("same region", "one level up", "two levels up", "three levels up")
-
-# Track-record priors: a new partner is taken as rated RATING_PRIOR by RATING_STRENGTH
-# coordinators and as having fulfilled FULFILMENT_PRIOR of FULFILMENT_STRENGTH approvals.
-RATING_PRIOR, RATING_STRENGTH = 3.5, 5.0
-FULFILMENT_PRIOR, FULFILMENT_STRENGTH = 0.8, 5.0
-RATING_SHARE = 0.7  # the rest is fulfilment
-
-
-def track_details(record: TrackRecord | None) -> dict[str, float]:
-    """The shrunk rating and fulfilment rate behind the track-record component."""
-    record = record or TrackRecord()
-    rating = ((RATING_PRIOR * RATING_STRENGTH + record.mean_rating * record.ratings)
-              / (RATING_STRENGTH + record.ratings))
-    fulfilment = ((FULFILMENT_PRIOR * FULFILMENT_STRENGTH + record.fulfilled)
-                  / (FULFILMENT_STRENGTH + record.approved))
-    fulfilment = min(1.0, max(0.0, fulfilment))
-    value = RATING_SHARE * (rating - 1.0) / 4.0 + (1.0 - RATING_SHARE) * fulfilment
-    return {"value": min(1.0, max(0.0, value)), "shrunk_rating": rating,
-            "shrunk_fulfilment": fulfilment}
-
-
-def track_score(record: TrackRecord | None) -> float:
-    """The track-record component of an organisation."""
-    return track_details(record)["value"]
 
 
 def topic_fit(cols: Columns, need: np.ndarray, offer: np.ndarray) -> np.ndarray:
@@ -98,30 +75,22 @@ def quantity_fit(cols: Columns, need: np.ndarray, offer: np.ndarray) -> np.ndarr
 
 
 def score_edges(cols: Columns, edges: Edges, weights: Weights,
-                text: TermVectors) -> tuple[dict[str, np.ndarray], np.ndarray]:
+                text: TermVectors | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Every component for every edge, and the weighted mean score."""
     need, offer = edges.need, edges.offer
+    parts = {
+        "topic_fit": topic_fit(cols, need, offer),
+        "text_fit": (pair_cosine(text, need, text, offer + cols.n_needs) if text is not None
+                     else np.zeros(len(need))),
+        "proximity": proximity(cols, edges),
+        "ring1": ring1(cols, need, offer),
+        "window_fit": window_fit(cols, need, offer),
+        "quantity_fit": quantity_fit(cols, need, offer),
+        "track_record": cols.org_track["value"][cols.o_org[offer]],
+    }
     values = weights.as_dict()
-    parts: dict[str, np.ndarray] = {}
-    for name in COMPONENTS:
-        if name == "topic_fit":
-            parts[name] = topic_fit(cols, need, offer)
-        elif name == "text_fit":
-            parts[name] = (pair_cosine(text, need, text, offer + cols.n_needs)
-                           if values[name] else np.zeros(len(need)))
-        elif name == "proximity":
-            parts[name] = proximity(cols, edges)
-        elif name == "ring1":
-            parts[name] = ring1(cols, need, offer)
-        elif name == "window_fit":
-            parts[name] = window_fit(cols, need, offer)
-        elif name == "quantity_fit":
-            parts[name] = quantity_fit(cols, need, offer)
-        else:
-            parts[name] = cols.org_track[cols.o_org[offer]]
-    total = sum(values.values())
     score = np.zeros(len(need), dtype=np.float64)
-    for name, part in parts.items():
+    for name in COMPONENTS:
         if values[name]:
-            score += values[name] * part
-    return parts, np.clip(score / total, 0.0, 1.0)
+            score += values[name] * parts[name]
+    return parts, np.clip(score / sum(values.values()), 0.0, 1.0)

@@ -22,11 +22,20 @@ down to S = 0 (coverage only), so coverage stays exact in every case. Quantities
 divided by their greatest common divisor (rupiah amounts usually share a factor of 1000s).
 
 Single-offer needs take all of their quantity from one offer or nothing. The flow ignores
-that; when its optimum already obeys it, it is optimal for the constrained problem too (a
-relaxation's optimum that is feasible is optimal). Otherwise each connected part of the
-candidate graph that holds a broken single-offer need is re-solved exactly as a MILP with
-HiGHS (scipy.optimize.milp, zero gap): integer flows, one binary per single-offer edge, in
-two stages (maximise weighted coverage; then, with coverage held at its optimum, the score).
+that, so its value bounds every assignment that obeys it; when the flow already obeys it,
+it is optimal. Otherwise (some single-offer need split or partly served):
+1. repair: each such need goes whole to the offer that carried most of it (or another with
+   room), and a min-cost flow places everything else; reaching the flow's value (coverage
+   and score) proves this optimal;
+2. else each connected part of the candidate graph holding such a need is solved as a MILP
+   with HiGHS (scipy.optimize.milp, zero gap): a binary per single-offer edge, integer
+   flows elsewhere, in two stages (weighted coverage; then the score with coverage held;
+   the first is skipped when the repair already reached the bound's coverage). With its
+   choices fixed, a last min-cost flow places everything else exactly.
+The MILP can be slow when single-offer needs sit in large connected parts (tens of
+thousands of edges). `milp_time_limit` caps each MILP solve; if it strikes, the best
+assignment found is kept and the group's stats say "proven_optimal": false, with how far
+coverage and score can at most be from optimal (against the flow's bound).
 """
 from __future__ import annotations
 
@@ -45,7 +54,7 @@ _SMCF = min_cost_flow.SimpleMinCostFlow
 
 
 class SolverError(RuntimeError):
-    """The solver could not prove an optimum (never expected; says why)."""
+    """A solver failed outright (never expected; says why)."""
 
 
 @dataclass
@@ -66,6 +75,8 @@ class FlowProblem:
     scale: int
     score_resolution: int
     coverage_weight: int
+    priority: np.ndarray       # per edge arc, for baselines
+    score: np.ndarray          # per edge arc, unrounded
 
 
 @dataclass
@@ -109,24 +120,27 @@ def build_flow_problem(group: tuple[str, str], edge: np.ndarray, need_local: np.
     supplies = np.concatenate([quantity, np.zeros(m, dtype=np.int64),
                                [-int(quantity.sum())]]).astype(np.int64)
     return FlowProblem(group, edge, tails, heads, capacities, costs, supplies, scale,
-                       resolution, weight)
+                       resolution, weight, priority[need_local], score)
 
 
 def _milp_choice(need_local: np.ndarray, offer_local: np.ndarray, quantity: np.ndarray,
                  remaining: np.ndarray, priority: np.ndarray, single: np.ndarray,
-                 points: np.ndarray, time_limit: float | None) -> np.ndarray:
+                 points: np.ndarray, time_limit: float | None,
+                 report: dict[str, Any], coverage: int | None = None) -> np.ndarray | None:
     """Which single-offer edges an exact lexicographic optimum of one connected part uses.
 
-    MILP (HiGHS, zero gap): a binary "take it all" per single-offer edge, a continuous flow
-    per other edge. Once the binaries are fixed the rest is a network flow, whose optimal
-    vertices are integral, so continuous flows lose nothing; the caller recomputes them
-    exactly with a min-cost flow.
+    MILP (HiGHS, zero gap): a binary "take it all" per single-offer edge, an integer flow
+    per other edge; coverage first, then the score with coverage held at its optimum. Only
+    the binaries are used: with them fixed the caller places everything else exactly with
+    a min-cost flow. `coverage`, when known to be optimal, skips the first stage. With a
+    time limit, HiGHS's best assignment so far is used (None if it has none) and `report`
+    says that optimality was not proven.
     """
     k = len(need_local)
     q = quantity[need_local].astype(np.float64)
     one = single[need_local]
     upper = np.where(one, 1.0, np.minimum(q, remaining[offer_local]))
-    coverage = priority[need_local] * np.where(one, q, 1.0)
+    weight = priority[need_local] * np.where(one, q, 1.0)
     gain = points * np.where(one, q, 1.0)
     columns = np.arange(k)
     need_rows = csr_array((np.ones(k), (need_local, columns)), shape=(len(quantity), k))
@@ -139,20 +153,33 @@ def _milp_choice(need_local: np.ndarray, offer_local: np.ndarray, quantity: np.n
     if time_limit:
         options["time_limit"] = time_limit
 
-    def solve(objective: np.ndarray, extra: list[LinearConstraint]) -> np.ndarray:
-        result = milp(-objective, integrality=one.astype(np.int64), bounds=Bounds(0, upper),
+    def solve(objective: np.ndarray, extra: list[LinearConstraint]) -> np.ndarray | None:
+        result = milp(-objective, integrality=np.ones(k), bounds=Bounds(0, upper),
                       constraints=constraints + extra, options=options)
-        if result.status != 0 or result.x is None:
-            raise SolverError(f"HiGHS did not prove an optimum: {result.message}")
-        return result.x
+        if result.status == 0:
+            return result.x
+        if result.status == 1:  # time limit: the best assignment so far, if any
+            report["proven_optimal"] = False
+            if not extra:
+                report["coverage_cut_short"] = True
+            return result.x
+        raise SolverError(f"HiGHS failed: {result.message}")
 
-    x = solve(coverage, [])
-    if points.any():
-        # Hold the optimal coverage (an integer) and maximise the score.
-        best = round(float(coverage @ x))
-        x = solve(gain.astype(np.float64), [
-            LinearConstraint(coverage.reshape(1, -1), best - 0.5, np.inf)])
-    return one & (x > 0.5)
+    x = None
+    if coverage is None:
+        x = solve(weight, [])
+        if x is None:
+            return None
+        if not points.any():
+            return one & (x > 0.5)
+        coverage = round(float(weight @ x))
+    elif not points.any():
+        return None  # coverage is all there is, and the caller already has it
+    # Hold the optimal coverage (an integer) and maximise the score.
+    better = solve(gain.astype(np.float64), [
+        LinearConstraint(weight.reshape(1, -1), coverage - 0.5, np.inf)])
+    x = x if better is None else better
+    return None if x is None else one & (x > 0.5)
 
 
 def _renumber(index: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -181,7 +208,7 @@ def solve_group(group: tuple[str, str], edge: np.ndarray, need: np.ndarray,
     qs, rs, p = q // scale, r // scale, priority[needs]
     info: dict[str, Any] = {"kind": group[0], "unit": group[1], "needs": len(needs),
                             "offers": len(offers), "edges": len(edge), "scale": scale,
-                            "method": "min_cost_flow"}
+                            "method": "min_cost_flow", "proven_optimal": True}
     problem, flows = _min_cost_flow(group, edge, need_local, offer_local, qs, rs, p, score,
                                     scale, resolution)
     if problems is not None:
@@ -195,36 +222,95 @@ def solve_group(group: tuple[str, str], edge: np.ndarray, need: np.ndarray,
         used = np.bincount(need_local, flows > 0, len(needs))
         broken = one & ((used > 1) | ((got > 0) & (got < qs)))
         if broken.any():
-            # The flow already decided every single-offer need outside the broken parts
-            # (whole, from one offer); inside them a MILP decides. Then, with those choices
-            # fixed, one more min-cost flow places everything else exactly.
-            taken = one[need_local] & (flows == qs[need_local])
-            n, m = len(needs), len(offers)
-            graph = coo_array((np.ones(len(edge)), (need_local, offer_local + n)),
-                              shape=(n + m, n + m))
-            _, label = connected_components(graph, directed=False)
-            parts = np.unique(label[:n][broken])
-            info["method"] = "min_cost_flow+milp"
-            info["milp_parts"] = len(parts)
-            info["milp_edges"] = 0
-            points = np.rint(score * resolution).astype(np.int64)
-            for part in parts:
-                inside = np.flatnonzero(label[need_local] == part)
-                part_needs, pn = np.unique(need_local[inside], return_inverse=True)
-                part_offers, po = np.unique(offer_local[inside], return_inverse=True)
-                taken[inside] = _milp_choice(pn, po, qs[part_needs], rs[part_offers],
-                                             p[part_needs], one[part_needs], points[inside],
-                                             milp_time_limit)
-                info["milp_edges"] += len(inside)
-            fixed = np.where(taken, qs[need_local], 0)
-            free = np.flatnonzero(~one[need_local])
-            _, rest = _min_cost_flow(
-                group, edge[free], need_local[free], offer_local[free],
-                np.where(one, 0, qs), rs - np.bincount(offer_local, fixed, m).astype(np.int64),
-                p, score[free], scale, resolution)
-            flows = fixed
-            flows[free] = rest
+            flows = _place_single_offer_needs(
+                group, edge, need_local, offer_local, qs, rs, p, one, broken, flows, score,
+                scale, resolution, milp_time_limit, info)
     return GroupSolution(flows * scale, info)
+
+
+def _place_single_offer_needs(group: tuple[str, str], edge: np.ndarray, need_local: np.ndarray,
+                              offer_local: np.ndarray, qs: np.ndarray, rs: np.ndarray,
+                              p: np.ndarray, one: np.ndarray, broken: np.ndarray,
+                              relaxed: np.ndarray, score: np.ndarray, scale: int,
+                              resolution: int, time_limit: float | None,
+                              info: dict[str, Any]) -> np.ndarray:
+    """The optimum when the flow split some single-offer needs (`broken`).
+
+    The flow (`relaxed`) ignores the single-offer rule, so its value (weighted coverage,
+    score points) bounds every assignment that obeys it. First a repair: each broken need
+    goes whole to the offer that carried most of it (or another with room), then a
+    min-cost flow places the rest; reaching the bound proves it optimal. Otherwise each
+    connected part holding a broken need is solved as a MILP (`_milp_choice`), and with
+    its choices fixed a last min-cost flow places the rest.
+    """
+    n, m = len(qs), len(rs)
+    points = np.rint(score * resolution).astype(np.int64)
+    per_edge_priority = p[need_local]
+
+    def value(flows: np.ndarray) -> tuple[int, int]:
+        return int(per_edge_priority @ flows), int(points @ flows)
+
+    def complete(taken: np.ndarray) -> np.ndarray:
+        """Single-offer needs as `taken` says (whole or nothing); the rest by min-cost flow."""
+        fixed = np.where(taken, qs[need_local], 0)
+        free = np.flatnonzero(~one[need_local])
+        _, rest = _min_cost_flow(
+            group, edge[free], need_local[free], offer_local[free], np.where(one, 0, qs),
+            rs - np.bincount(offer_local, fixed, m).astype(np.int64), p, score[free], scale,
+            resolution)
+        fixed[free] = rest
+        return fixed
+
+    bound = value(relaxed)
+    info["relaxation"] = {"priority_weighted_coverage": bound[0] * scale,
+                          "score_points": bound[1] * scale}
+    # Repair: keep the single-offer needs the flow placed whole; move each broken one whole
+    # to the offer that carried most of it, or else to another with room.
+    repaired = one[need_local] & (relaxed == qs[need_local])
+    room = rs - np.bincount(offer_local, np.where(repaired, qs[need_local], 0),
+                            m).astype(np.int64)
+    unplaced = broken.copy()
+    order = np.lexsort((-points, -relaxed, -per_edge_priority))
+    for e in order[unplaced[need_local[order]]].tolist():
+        need, offer = need_local[e], offer_local[e]
+        if unplaced[need] and room[offer] >= qs[need]:
+            repaired[e], unplaced[need] = True, False
+            room[offer] -= qs[need]
+    best = complete(repaired)
+    info["method"] = "min_cost_flow+repair"
+    if value(best) == bound:
+        return best
+
+    # Exact: a MILP per connected part that holds a broken need. When the repair already
+    # reaches the bound's coverage, that coverage is optimal and only the score is left.
+    coverage_known = value(best)[0] == bound[0]
+    info["method"] = "min_cost_flow+milp"
+    graph = coo_array((np.ones(len(edge)), (need_local, offer_local + n)), shape=(n + m, n + m))
+    _, label = connected_components(graph, directed=False)
+    parts = np.unique(label[:n][broken])
+    info["milp_parts"], info["milp_edges"] = len(parts), 0
+    taken = repaired.copy()
+    for part in parts:
+        inside = np.flatnonzero(label[need_local] == part)
+        part_needs, pn = np.unique(need_local[inside], return_inverse=True)
+        part_offers, po = np.unique(offer_local[inside], return_inverse=True)
+        hold = int(per_edge_priority[inside] @ relaxed[inside]) if coverage_known else None
+        choice = _milp_choice(pn, po, qs[part_needs], rs[part_offers], p[part_needs],
+                              one[part_needs], points[inside], time_limit, info, hold)
+        if choice is not None:  # else (time limit, nothing found): the repair stands
+            taken[inside] = choice
+        info["milp_edges"] += len(inside)
+    chosen = complete(taken)
+    if value(chosen) >= value(best):
+        best = chosen
+    if not info["proven_optimal"]:
+        # What is known: the bound limits how much better any assignment could be.
+        got = value(best)
+        info["coverage_gap_bound_pct"] = round(100 * (bound[0] - got[0]) / max(1, bound[0]), 6)
+        info["score_gap_bound_pct"] = round(100 * (bound[1] - got[1]) / max(1, bound[1]), 6)
+        info["coverage_proven_optimal"] = (got[0] == bound[0]
+                                           or info.pop("coverage_cut_short", None) is None)
+    return best
 
 
 def _min_cost_flow(group: tuple[str, str], edge: np.ndarray, need_local: np.ndarray,

@@ -25,7 +25,7 @@ _BREAK_BYTES = _BREAK.encode()
 _KEEP_ALNUM = bytes(c if chr(c) in string.ascii_lowercase + string.digits + _BREAK else 32
                     for c in range(256))
 # Function words that say nothing about what is offered or needed.
-STOPWORDS = frozenset("""
+_STOPWORD_TEXT = """
 ada adalah agar akan aku anda antara apa atau bagi bagaimana bahwa baik banyak baru bawah
 belum beberapa begitu berbagai berikut bersama beserta bisa boleh buah bukan cara dalam dan
 dapat dari demikian dengan di dia ia ini itu jadi jika juga kalau kami kamu karena ke kepada
@@ -34,7 +34,8 @@ pada para per perlu pula saat saja sama sampai sangat satu saya se sebagai sebel
 secara sedang sehingga sejak selain selama seluruh semua sendiri seperti serta setelah setiap
 sudah supaya tanpa telah tentang terhadap tersebut tetapi untuk waktu yaitu yakni yang
 the and for with of to in on a an by from at as is are be this that
-""".split())
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 MIN_LENGTH = 3
 
 
@@ -45,11 +46,6 @@ class TermVectors:
     ids: np.ndarray        # (texts, TERMS) int32
     weights: np.ndarray    # (texts, TERMS) float32
     vocabulary: list[str]
-
-    def terms(self, row: int) -> dict[str, float]:
-        """A text's kept terms and weights, for explanations."""
-        return {self.vocabulary[t]: round(float(w), 3)
-                for t, w in zip(self.ids[row], self.weights[row], strict=True) if t >= 0}
 
 
 def term_vectors(texts: Sequence[str], terms: int = TERMS) -> TermVectors:

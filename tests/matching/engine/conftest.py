@@ -1,21 +1,15 @@
-"""The engine is pure computation: its tests need no database, broker or running service.
-
-tests/matching/conftest.py (the service's tests) declares autouse fixtures that set up
-PostgreSQL and truncate tables around every test; the no-op fixtures of the same names
-below take their place for this folder.
-"""
+"""The engine is pure computation: its tests need no database, broker or running service,
+and the guard below fails any of them that an autouse fixture from a parent conftest (the
+service's tests share tests/conftest.py and tests/matching/conftest.py) would tie to one."""
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 
-
-@pytest.fixture(autouse=True)
-def _clean_matching() -> Iterator[None]:
-    yield
+INFRASTRUCTURE = {"make_database", "redis_client", "app", "matching_app", "live_server",
+                  "clean_partners", "mclient", "world", "celery_worker"}
 
 
 @pytest.fixture(autouse=True)
-def _clean_state() -> Iterator[None]:
-    yield
+def _pure(request: pytest.FixtureRequest) -> None:
+    used = INFRASTRUCTURE & set(request.fixturenames)
+    assert not used, f"engine tests must not use {sorted(used)}"

@@ -8,7 +8,6 @@ from typing import Any
 from services.matching.engine import Need, Offer, Organisation, match
 from services.matching.engine.candidates import candidate_edges
 from services.matching.engine.columns import build_columns
-from services.matching.engine.scoring import track_score
 
 PROVINCE = "32"                  # Jawa Barat
 KOTA_BEKASI = "32.75"
@@ -67,7 +66,7 @@ def make_offer(**overrides: Any) -> Offer:
 
 def pairs(needs: list[Need], offers: list[Offer]) -> list[tuple[str, str]]:
     """The candidate (need id, offer id) pairs the engine generates, duplicates kept."""
-    cols = build_columns(needs, offers, {}, track_score)
+    cols = build_columns(needs, offers)
     edges = candidate_edges(cols)
     return [(needs[n].id, offers[o].id)
             for n, o in zip(edges.need.tolist(), edges.offer.tolist(), strict=True)]

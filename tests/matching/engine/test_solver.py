@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pytest
+from scipy.optimize import OptimizeResult
 
 from services.matching.engine import match
 from services.matching.engine import solver as solver_module
@@ -20,7 +22,7 @@ from tests.matching.engine.factories import (
 )
 
 
-def given(result) -> dict[tuple[str, str], int]:  # type: ignore[no-untyped-def]
+def assigned(result) -> dict[tuple[str, str], int]:  # type: ignore[no-untyped-def]
     return {(p.need_id, p.offer_id): p.quantity for p in result.proposals}
 
 
@@ -30,7 +32,7 @@ def test_a_scarce_offer_goes_to_the_higher_priority_need_even_if_it_scores_lower
     close = make_need(priority=1, region=MUSTIKASARI,
                       description="Narasumber kewirausahaan usaha mikro")
     result = match([close, urgent], [offer])
-    assert given(result) == {(urgent.id, offer.id): 10}
+    assert assigned(result) == {(urgent.id, offer.id): 10}
     assert result.covered == {urgent.id: 10, close.id: 0}
 
 
@@ -44,24 +46,24 @@ def test_coverage_is_never_traded_for_a_better_score() -> None:
                   window_end=date(2027, 1, 31))   # before Y is available
     b = make_need(region=MUSTIKASARI)
     result = match([a, b], [x, y])
-    assert given(result) == {(a.id, x.id): 10, (b.id, y.id): 10}
+    assert assigned(result) == {(a.id, x.id): 10, (b.id, y.id): 10}
     b_alone = match([b], [x, y])
-    assert given(b_alone) == {(b.id, x.id): 10}  # on its own, B takes the closer offer
+    assert assigned(b_alone) == {(b.id, x.id): 10}  # on its own, B takes the closer offer
 
 
 def test_between_equal_coverages_the_better_scoring_offer_wins() -> None:
     need = make_need(quantity=10, region=MUSTIKASARI)
     near = make_offer(remaining=10, delivery_regions=[MUSTIKASARI])
     far = make_offer(remaining=10, delivery_regions=[KOTA_BEKASI])
-    assert given(match([need], [far, near])) == {(need.id, near.id): 10}
+    assert assigned(match([need], [far, near])) == {(need.id, near.id): 10}
 
 
 def test_a_need_is_split_across_offers_when_one_is_not_enough() -> None:
     need = make_need(quantity=10)
     a, b = make_offer(remaining=6), make_offer(remaining=6)
     result = match([need], [a, b])
-    assert sum(given(result).values()) == 10
-    assert set(given(result)) == {(need.id, a.id), (need.id, b.id)}
+    assert sum(assigned(result).values()) == 10
+    assert set(assigned(result)) == {(need.id, a.id), (need.id, b.id)}
     assert result.covered[need.id] == 10
 
 
@@ -77,8 +79,8 @@ def test_no_offer_gives_more_than_it_has_left() -> None:
 def test_a_single_offer_need_comes_whole_from_one_offer_or_not_at_all() -> None:
     need = make_need(quantity=10, single_offer=True)
     small, big = make_offer(remaining=6), make_offer(remaining=12)
-    assert given(match([need], [small, make_offer(remaining=6)])) == {}
-    assert given(match([need], [small, big])) == {(need.id, big.id): 10}
+    assert assigned(match([need], [small, make_offer(remaining=6)])) == {}
+    assert assigned(match([need], [small, big])) == {(need.id, big.id): 10}
 
 
 def test_single_offer_needs_are_solved_exactly_where_the_flow_would_split_them() -> None:
@@ -91,7 +93,7 @@ def test_single_offer_needs_are_solved_exactly_where_the_flow_would_split_them()
     n1 = make_need(quantity=5, region=PADURENAN)
     n2 = make_need(quantity=5, region=MARGAHAYU)
     result = match([s, n1, n2], [a, b])
-    proposals = given(result)
+    proposals = assigned(result)
     assert sum(result.covered.values()) == 15
     assert result.covered[s.id] == 10
     assert sum(1 for need, _ in proposals if need == s.id) == 1
@@ -157,7 +159,7 @@ def test_when_costs_are_out_of_range_the_score_resolution_drops_and_coverage_sta
     result = match([other, urgent], [offer])
     assert seen == [1000, 100, 10]
     assert result.stats["groups"][0]["score_resolution"] == 10
-    assert given(result) == {(urgent.id, offer.id): 10}
+    assert assigned(result) == {(urgent.id, offer.id): 10}
 
 
 def test_progress_is_reported_phase_by_phase() -> None:
@@ -194,3 +196,74 @@ def test_nothing_to_match() -> None:
     assert result.covered == {need.id: 0}
     assert result.stats["candidate_edges"] == 0
     assert match([], [make_offer()]).stats["demand_total"] == {}
+
+
+def _split_instance() -> dict:  # type: ignore[type-arg]
+    """Single-offer need S (10) on offers A or B (10 each); need N (5) only on A. Scores all
+    equal. Local indices: needs S=0, N=1; offers A=0, B=1; edges S-A, S-B, N-A."""
+    return {
+        "group": ("trainer", "sessions"), "edge": np.arange(3),
+        "need_local": np.array([0, 0, 1]), "offer_local": np.array([0, 1, 0]),
+        "qs": np.array([10, 5]), "rs": np.array([10, 10]), "p": np.array([3, 3]),
+        "one": np.array([True, False]), "broken": np.array([True, False]),
+        "score": np.full(3, 0.5), "scale": 1, "resolution": 1000, "time_limit": None,
+    }
+
+
+def test_a_repair_that_reaches_the_flow_bound_is_optimal_without_a_milp() -> None:
+    """The flow split S 4 + 6: moving it whole to B (which carried more) leaves A for N, and
+    the value equals the flow's, which bounds every allowed assignment."""
+    info: dict = {"proven_optimal": True}
+    flows = solver_module._place_single_offer_needs(
+        relaxed=np.array([4, 6, 5]), info=info, **_split_instance())
+    assert flows.tolist() == [0, 10, 5]
+    assert info["method"] == "min_cost_flow+repair"
+    assert info["proven_optimal"] is True
+
+
+def test_when_the_repair_falls_short_the_milp_decides() -> None:
+    """Split 5 + 5, the repair tries A first and strands N: the MILP finds B for S."""
+    info: dict = {"proven_optimal": True}
+    flows = solver_module._place_single_offer_needs(
+        relaxed=np.array([5, 5, 5]), info=info, **_split_instance())
+    assert flows.tolist() == [0, 10, 5]
+    assert info["method"] == "min_cost_flow+milp"
+    assert info["proven_optimal"] is True
+
+
+def test_a_milp_cut_short_by_its_time_limit_is_reported_not_hidden(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def out_of_time(*args, **kwargs):  # type: ignore[no-untyped-def]
+        return OptimizeResult(status=1, x=None, message="Time limit reached")
+
+    monkeypatch.setattr(solver_module, "milp", out_of_time)
+    info: dict = {"proven_optimal": True}
+    flows = solver_module._place_single_offer_needs(
+        relaxed=np.array([5, 5, 5]), info=info, **{**_split_instance(), "time_limit": 1.0})
+    assert flows.tolist() == [10, 0, 0]  # the repair stands: S whole from A
+    assert info["proven_optimal"] is False
+    assert info["coverage_proven_optimal"] is False
+    assert info["coverage_gap_bound_pct"] == pytest.approx(100 * (45 - 30) / 45, abs=1e-4)
+
+
+def test_the_run_says_whether_it_is_proven_optimal() -> None:
+    result = match([make_need()], [make_offer()])
+    assert result.stats["proven_optimal"] is True
+    assert all(group["proven_optimal"] for group in result.stats["groups"])
+
+
+def test_when_the_repair_keeps_coverage_the_milp_only_improves_the_score() -> None:
+    """Coverage already at the bound after the repair: the MILP holds it and picks the
+    assignment with the best score (S from A, N from B)."""
+    instance = {
+        **_split_instance(),
+        "edge": np.arange(4),
+        "need_local": np.array([0, 0, 1, 1]), "offer_local": np.array([0, 1, 0, 1]),
+        "rs": np.array([10, 20]), "score": np.array([0.9, 0.1, 0.1, 0.9]),
+    }
+    info: dict = {"proven_optimal": True}
+    flows = solver_module._place_single_offer_needs(
+        relaxed=np.array([5, 5, 0, 5]), info=info, **instance)
+    assert flows.tolist() == [10, 0, 0, 5]
+    assert info["method"] == "min_cost_flow+milp"
+    assert info["proven_optimal"] is True

@@ -19,14 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import re
 import resource
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,10 +37,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+import common
 import psycopg
 import requests
 import sqlalchemy as sa
+from common import HZ as _HZ
+from common import Processes, wait_ready
+from common import ticks as _ticks
 
 from services import partners
 from services.partners.models import Offer, OfferRegion, OfferTopic, Organisation, Topic
@@ -52,9 +55,6 @@ from shared.jwt_keys import KeyRing
 from shared.migrations import upgrade
 from shared.regions import catalogue
 
-PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-PG_URL_TEMPLATE = os.environ.get("BENCH_PG_URL_TEMPLATE",
-                                 "postgresql+psycopg://postgres@127.0.0.1:5432/{database}")
 DATABASE = "mitra_bench_partners"
 RESULTS = ROOT / "bench" / "results" / "partners.json"
 CITY = "32.75"  # Kota Bekasi
@@ -74,15 +74,11 @@ def log(message: str) -> None:
 # --- the data --------------------------------------------------------------------------------
 
 def create_database() -> str:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{DATABASE}"')
-    return PG_URL_TEMPLATE.format(database=DATABASE)
+    return common.create_database(DATABASE)
 
 
 def drop_database() -> None:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    common.drop_database(DATABASE)
 
 
 def _digits(rng: random.Random, n: int) -> str:
@@ -227,74 +223,12 @@ def load_data(url: str, offers: int, organisations: int, seed: int) -> dict[str,
 
 # --- processes ------------------------------------------------------------------------------
 
-class Servers:
+class Servers(Processes):
     """gunicorn processes this run started; each in its own process group, all stopped at exit."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.processes: list[subprocess.Popen] = []
 
     def start(self, name: str, app: str, env: dict[str, str], extra: list[str] | None = None
               ) -> tuple[subprocess.Popen, int, Path]:
-        port = free_port()
-        log_path = self.workdir / f"{name}.log"
-        command = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
-                   *(extra or []), app]
-        with open(log_path, "ab") as handle:
-            process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=handle,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
-        self.processes.append(process)
-        return process, port, log_path
-
-    def stop(self, process: subprocess.Popen) -> None:
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)  # the master and its workers
-            except ProcessLookupError:
-                pass
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                process.wait(timeout=5)
-        if process in self.processes:
-            self.processes.remove(process)
-
-    def stop_all(self) -> None:
-        for process in list(self.processes):
-            self.stop(process)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_ready(url: str, process: subprocess.Popen, log_path: Path, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{url}: gunicorn exited ({process.returncode}); see "
-                             f"{log_path}:\n{tail(log_path)}")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{url} did not answer within {seconds:.0f} s; see {log_path}:\n"
-                     f"{tail(log_path)}")
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
+        return self.start_gunicorn(name, app, env, workers=2, extra=extra)
 
 
 # --- wrk ---------------------------------------------------------------------------------
@@ -382,18 +316,6 @@ def run_wrk(wrk: str, url: str, *, connections: int, threads: int, duration: int
 
 # --- where the CPU went during a measurement ----------------------------------------------
 
-_HZ = os.sysconf("SC_CLK_TCK")
-
-
-def _ticks(pid: str) -> int:
-    """user + system clock ticks of one process (0 if it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
 def cpu_snapshot(server: subprocess.Popen | None) -> dict[str, float]:
     """CPU seconds so far of: the server's process group, the PostgreSQL backends of the
     bench database, finished children (wrk), and the whole machine (from /proc/stat)."""
@@ -436,33 +358,14 @@ def cpu_split(before: dict[str, float], after: dict[str, float], requests_done: 
 # --- the run -----------------------------------------------------------------------------
 
 def machine_info(wrk: str) -> dict[str, Any]:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        with psycopg.connect(PG_ADMIN_URL) as connection:
-            pg = connection.execute("SHOW server_version").fetchone()[0]
-    except psycopg.Error:
-        pg = None
     wrk_version = subprocess.run([wrk, "--version"], capture_output=True, text=True,
                                  check=False)
     import gunicorn
 
-    return {
-        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-        else os.cpu_count(),
-        "cpu": cpu, "memory_gib": round(os.sysconf("SC_PAGE_SIZE")
-                                        * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "python": platform.python_version(), "platform": platform.platform(),
-        "postgresql": pg, "gunicorn": gunicorn.__version__,
-        "wrk": (wrk_version.stdout + wrk_version.stderr).splitlines()[0].strip()
-        if (wrk_version.stdout + wrk_version.stderr) else None,
-    }
+    return common.machine_info(
+        gunicorn=gunicorn.__version__,
+        wrk=(wrk_version.stdout + wrk_version.stderr).splitlines()[0].strip()
+        if (wrk_version.stdout + wrk_version.stderr) else None)
 
 
 def service_env(url: str, keys_dir: Path, secret: str) -> dict[str, str]:

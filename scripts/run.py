@@ -16,13 +16,20 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("MITRA_VAR_DIR", ROOT / "var"))
-SERVICES = [("partners", 8001), ("matching", 8002)]  # notify 8003 and portal 8000 follow
-# Celery processes: (name, arguments after `celery -A services.<service>.worker`)
+SERVICES = [("partners", 8001), ("matching", 8002), ("notify", 8003)]  # portal 8000 follows
+# Celery processes: (name, arguments after `celery -A services.<service>.worker`). Each
+# service's queues are its own (shared/celery.py), so every service has its worker and beat.
 WORKERS = [
-    ("matching-worker", "matching", ["worker", "-Q", "matching,periodic", "-c", "1",
+    ("partners-worker", "partners", ["worker", "-Q", "outbox", "-c", "1", "--loglevel", "INFO"]),
+    ("partners-beat", "partners", ["beat", "--loglevel", "INFO"]),
+    ("matching-worker", "matching", ["worker", "-Q", "matching,periodic,outbox", "-c", "1",
                                      "--loglevel", "INFO"]),
     ("matching-beat", "matching", ["beat", "--loglevel", "INFO"]),
+    ("notify-worker", "notify", ["worker", "-Q", "notify,periodic", "-c", "1",
+                                 "--loglevel", "INFO"]),
+    ("notify-beat", "notify", ["beat", "--loglevel", "INFO"]),
 ]
+MAIL_SMTP_PORT, MAIL_WEB_PORT = 8025, 8026
 
 
 def redis_answers(url: str) -> bool:
@@ -63,26 +70,43 @@ def main() -> int:
         seeded.append(subprocess.run([*flask, "seed-demo"], env=env, check=True, cwd=ROOT,
                                      capture_output=True, text=True).stdout)
 
-    processes = []
-    for name, port in SERVICES:
-        log = open(VAR / f"{name}.log", "ab")
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
-             f"services.{name}:create_app()"], env=env, cwd=ROOT, stdout=log, stderr=log))
-    for name, service, arguments in WORKERS:
-        log = open(VAR / f"{name}.log", "ab")
-        extra = ["--schedule", str(VAR / "celerybeat-schedule")] if "beat" in arguments else []
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", f"services.{service}.worker:celery", *arguments,
-             *extra], env=env, cwd=ROOT, stdout=log, stderr=log))
+    processes: list[subprocess.Popen] = []
+    # SIGTERM (e.g. from `timeout`) stops everything, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    # The mail catcher first: notify sends to it (SMTP_PORT's default) as soon as it runs.
+    env.setdefault("SMTP_HOST", "127.0.0.1")
+    env.setdefault("SMTP_PORT", str(MAIL_SMTP_PORT))
+    catcher = env["SMTP_HOST"] == "127.0.0.1" and env["SMTP_PORT"] == str(MAIL_SMTP_PORT)
     try:
+        if catcher:
+            processes.append(start("mailcatcher", [
+                sys.executable, str(ROOT / "scripts" / "mailcatcher.py"), "--smtp-port",
+                str(MAIL_SMTP_PORT), "--http-port", str(MAIL_WEB_PORT), "--dir",
+                str(VAR / "mail")], env))
+        for name, port in SERVICES:
+            processes.append(start(name, [
+                sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
+                f"services.{name}:create_app()"], env))
+        for name, service, arguments in WORKERS:
+            extra = (["--schedule", str(VAR / f"celerybeat-{service}")] if "beat" in arguments
+                     else [])
+            processes.append(start(name, [
+                sys.executable, "-m", "celery", "-A", f"services.{service}.worker:celery",
+                *arguments, *extra], env))
         for name, port in SERVICES:
             wait_for(f"http://127.0.0.1:{port}/readyz", name)
+        if catcher:
+            wait_for(f"http://127.0.0.1:{MAIL_WEB_PORT}/", "mailcatcher")
         print("\nMitra is running (Ctrl-C stops it):")
         for name, port in SERVICES:
             print(f"  {name:9} http://127.0.0.1:{port}/api/docs   (API docs)")
+        if catcher:
+            print(f"  mail      http://127.0.0.1:{MAIL_WEB_PORT}/   (every email the demo sends; "
+                  f"SMTP on 127.0.0.1:{MAIL_SMTP_PORT})")
+        else:
+            print(f"  mail      sent through {env['SMTP_HOST']}:{env['SMTP_PORT']}")
         broker = "Redis" if env.get("REDIS_URL") else "SQLite (kombu's SQLAlchemy transport)"
-        print(f"  workers   matching (Celery on {broker}), beat")
+        print(f"  workers   partners, matching and notify (Celery on {broker}), each with beat")
         print(f"  logs      {VAR}/*.log")
         print("".join(seeded))
         while all(p.poll() is None for p in processes):
@@ -92,10 +116,25 @@ def main() -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stopping already
         for process in processes:
             process.send_signal(signal.SIGTERM)
         for process in processes:
-            process.wait(timeout=10)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def start(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """A process whose output goes to var/<name>.log."""
+    with open(VAR / f"{name}.log", "ab") as log:
+        return subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=log)
 
 
 def wait_for(url: str, name: str, seconds: float = 30) -> None:

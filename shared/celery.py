@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, Task
-from flask import Flask
+from celery import current_app as current_celery
+from flask import Flask, g
+from flask.signals import appcontext_pushed
+from kombu.transport import TRANSPORT_ALIASES
+from kombu.transport.sqlalchemy import Transport as SqlalchemyTransport
 
 from shared.config import VAR_DIR
 
@@ -22,13 +26,33 @@ class Queues:
 
 def broker_url(config: dict[str, Any]) -> str:
     """Redis when REDIS_URL is set; otherwise kombu's SQLAlchemy transport on a SQLite file
-    (the embedded default, no server to install)."""
+    of the service's own (the embedded default, no server to install)."""
     if config.get("CELERY_BROKER_URL"):
         return config["CELERY_BROKER_URL"]
     if config.get("REDIS_URL"):
         return config["REDIS_URL"]
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    return f"sqla+sqlite:///{VAR_DIR / 'celery-broker.db'}"
+    return f"{EMBEDDED}+sqlite:///{VAR_DIR / ('celery-broker-' + config['SERVICE_NAME'] + '.db')}"
+
+
+class EmbeddedTransport(SqlalchemyTransport):
+    """kombu's SQLAlchemy transport, polling its SQLite file every 0.1 s rather than every
+    second, so that a task is not a second late at each hop (event, fan-out, delivery).
+    (Its `polling_interval` cannot come through the transport options: this transport hands
+    them all to SQLAlchemy's create_engine.)"""
+
+    polling_interval = 0.1
+
+
+EMBEDDED = "mitra-sqla"
+TRANSPORT_ALIASES[EMBEDDED] = f"{__name__}:EmbeddedTransport"
+
+
+def key_prefix(config: dict[str, Any]) -> str:
+    """The prefix of the service's keys on Redis: CELERY_KEY_PREFIX, then the service's name.
+    Services share queue names (`outbox`, `periodic`), so each keeps its queues apart: a
+    worker must never take a task that only another service knows."""
+    return f"{config.get('CELERY_KEY_PREFIX') or ''}{config['SERVICE_NAME']}:"
 
 
 def create_celery(app: Flask, routes: dict[str, str]) -> Celery:
@@ -57,10 +81,24 @@ def create_celery(app: Flask, routes: dict[str, str]) -> Celery:
     )
     if broker.startswith(("redis://", "rediss://")):
         # Retries use backoff far below this, so a slow task is never delivered twice.
-        celery.conf.broker_transport_options = {"visibility_timeout": 3600}
-    if app.config.get("CELERY_KEY_PREFIX"):
-        # Keeps several deployments (or test runs) apart on one Redis.
-        celery.conf.broker_transport_options["global_keyprefix"] = app.config["CELERY_KEY_PREFIX"]
+        # The key prefix keeps the services (and several deployments or test runs) apart.
+        celery.conf.broker_transport_options = {"visibility_timeout": 3600,
+                                                "global_keyprefix": key_prefix(app.config)}
     celery.set_default()
+
+    # Tasks are sent through Celery's "current app". Where several services' apps share a
+    # process (tests), each app context makes its own Celery app current while it lasts, so a
+    # request or task sends to its own service's queues; the previous one comes back after.
+    @appcontext_pushed.connect_via(app, weak=False)
+    def _make_current(sender: Flask, **kwargs: Any) -> None:
+        g.mitra_previous_celery = current_celery._get_current_object()
+        celery.set_current()
+
+    @app.teardown_appcontext
+    def _restore_current(exc: BaseException | None) -> None:
+        previous = g.pop("mitra_previous_celery", None)
+        if previous is not None:
+            previous.set_current()
+
     app.extensions["celery"] = celery
     return celery

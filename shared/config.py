@@ -54,6 +54,11 @@ def base_config(service: str) -> dict:
         "JWT_ISSUER": env_str("JWT_ISSUER", "mitra-partners"),
         "JWT_AUDIENCE": env_str("JWT_AUDIENCE", "mitra"),
         "PARTNERS_URL": env_str("PARTNERS_URL", "http://127.0.0.1:8001"),
+        # Where the outbox relay posts events (shared/outbox_relay.py), and how often the
+        # beat sweeper sends what the after-commit relay could not.
+        "NOTIFY_URL": env_str("NOTIFY_URL", "http://127.0.0.1:8003"),
+        "NOTIFY_TIMEOUT_S": env_int("NOTIFY_TIMEOUT_S", 10),
+        "OUTBOX_SWEEP_S": env_int("OUTBOX_SWEEP_S", 5),
         "LOG_LEVEL": env_str("LOG_LEVEL", "INFO"),
         # One log line per request (shared/logging.py); off for load tests.
         "ACCESS_LOG": env_bool("ACCESS_LOG", True),

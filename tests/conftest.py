@@ -3,13 +3,16 @@ Redis, and factories for the things tests need."""
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
 import redis
 import sqlalchemy as sa
+from celery.contrib.testing.worker import start_worker, test_worker_started
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
@@ -23,6 +26,34 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RUN_ID = f"{os.getpid()}"
 SERVICE_SECRET = "matching-test-secret"
 KEEP_TABLES = {"topics", "alembic_version"}
+CELERY_KEY_PREFIX = f"mitra-test-{RUN_ID}:"
+
+
+def _quiet_port() -> int:
+    """A free port below the kernel's ephemeral range (32768 and up), so that no outgoing
+    connection takes it while the server meant for it is stopped."""
+    start = 20000 + os.getpid() % 10000
+    for port in range(start, start + 2000):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port for notify's test server")
+
+
+@test_worker_started.connect
+def _each_worker_runs_its_own_services_tasks(sender: Any, **kwargs: Any) -> None:
+    """Several services' Celery workers run as threads of this one process. A test worker
+    looks a task up in Celery's "current app" (not in its own), which by default is the
+    last one started: so each worker thread makes its own app current as it starts."""
+    sender.set_current()
+
+
+# Notify's test server listens here when a test runs it (tests/notify/test_relay.py); the
+# outbox relays of partners and matching post to it, and find it closed the rest of the time.
+NOTIFY_URL = f"http://127.0.0.1:{_quiet_port()}"
 
 
 def _admin_connection() -> psycopg.Connection:
@@ -76,8 +107,8 @@ def seeded_topics(partners_db_url: str) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def app(partners_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
-    return create_app({
+def app(partners_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    yield create_app({
         "DATABASE_URL": partners_db_url,
         "JWT_KEYS_DIR": tmp_path_factory.mktemp("keys"),
         "RATELIMIT_STORAGE_URI": REDIS_URL,
@@ -88,7 +119,14 @@ def app(partners_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask
         "PASSWORD_HASH_MEMORY_KIB": 1024,
         "ACCESS_LOG": False,
         "TESTING": True,
+        "REDIS_URL": REDIS_URL, "CELERY_KEY_PREFIX": CELERY_KEY_PREFIX,
+        "NOTIFY_URL": NOTIFY_URL, "OUTBOX_SWEEP_S": 1,
     })
+    # Every service's Celery keys of this run (the apps' workers have stopped by now).
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{CELERY_KEY_PREFIX}*"):
+        client.delete(key)
+    client.close()
 
 
 @pytest.fixture
@@ -134,5 +172,66 @@ def make(app: Flask):
     from tests.partners.conftest import Factory
 
     return Factory(app)
+
+
+# --- the matching service, used by the matching tests and by notify's relay tests -------------
+
+@pytest.fixture(scope="session")
+def matching_db_url(make_database) -> str:
+    from services.matching import MIGRATIONS as MATCHING_MIGRATIONS
+
+    url = make_database("matching")
+    upgrade(MATCHING_MIGRATIONS, url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def matching_app(live_server: str, matching_db_url: str) -> Flask:
+    from services.matching import create_app as create_matching_app
+    from tests.matching.conftest import matching_config
+
+    return create_matching_app(matching_config(live_server, matching_db_url))
+
+
+@pytest.fixture(scope="session")
+def celery_worker(matching_app: Flask) -> Iterator[Any]:
+    """A real Celery worker (in a thread) consuming the matching queues from Redis. Its
+    outbox relay's queue only while notify's relay tests run (tests/notify/test_relay.py):
+    elsewhere nothing relays, and the outbox rows stay as the test left them.
+
+    Worker threads of different services in one process must not share kombu's event loop
+    (one per process: a worker would take another's messages and run them in the wrong
+    service). Notify's worker runs on it; the others poll with Celery's blocking loop
+    (use_eventloop=False)."""
+    celery = matching_app.extensions["celery"]
+    with start_worker(celery, pool="solo", concurrency=1, perform_ping_check=False,
+                      queues=["matching", "periodic"], loglevel="WARNING",
+                      shutdown_timeout=30, use_eventloop=False) as worker:
+        yield worker
+
+
+
+@pytest.fixture
+def clean_matching(matching_app: Flask, clean_partners: None) -> Iterator[None]:
+    """After the test: empty matching and partners databases."""
+    from services.matching.models import db as matching_db
+
+    yield
+    with matching_db.engine.begin() as connection:
+        for table in reversed(matching_db.metadata.sorted_tables):
+            if table.name != "alembic_version":
+                connection.execute(table.delete())
+
+
+@pytest.fixture
+def mclient(matching_app: Flask) -> FlaskClient:
+    return matching_app.test_client()
+
+
+@pytest.fixture
+def world(make, mclient: FlaskClient, celery_worker, clean_matching):
+    from tests.matching.conftest import World
+
+    return World(make, mclient)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from services.matching import clients
 from services.matching import config as matching_config
 from services.matching.models import db
+from shared import outbox_relay
 from shared.api import create_service_app
 from shared.auth import KeySource, TokenVerifier, jwks_loader
 from shared.celery import create_celery
@@ -38,7 +39,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     celery.conf.beat_schedule = {
         "reconcile-reservations": {"task": "matching.reconcile_reservations",
                                    "schedule": app.config["RECONCILE_EVERY_S"]},
+        **outbox_relay.beat_schedule("matching.relay_outbox", app.config),
     }
+    # Events go to notify with the same service token we use at partners.
+    outbox_relay.init_app(app, db, "matching.relay_outbox", clients.partners_of(app).http.token)
 
     matching_api.register(api)
 

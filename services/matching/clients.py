@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from flask import Flask, current_app
 
 from shared.http_client import ServiceClient, ServiceTokenProvider, ServiceUnavailable
@@ -42,7 +43,10 @@ class PartnersClient:
 
     def active_offers(self) -> list[dict[str, Any]]:
         """Every matchable offer with its remaining capacity and organisation."""
-        return self.http.get_json("/api/v1/export/active-offers")["offers"]
+        response = self.http.request("GET", "/api/v1/export/active-offers")
+        response.raise_for_status()
+        # orjson: tens of megabytes for 50,000 offers, parsed about twice as fast as json.
+        return orjson.loads(response.content)["offers"]
 
     def reserve(self, offer_id: uuid.UUID, reference: str, quantity: int) -> LedgerAnswer:
         # The reference makes the call idempotent at partners, so it is safe to retry.
@@ -82,6 +86,10 @@ def init_app(app: Flask) -> None:
 
 def partners() -> PartnersClient:
     return current_app.extensions["partners_client"]
+
+
+def partners_of(app: Flask) -> PartnersClient:
+    return app.extensions["partners_client"]
 
 
 __all__ = ["LedgerAnswer", "PartnersClient", "ServiceUnavailable", "partners"]

@@ -39,11 +39,14 @@ def seed(session: Session) -> list[str]:
         "name": f"Sekoper Cinta Kelurahan Mustikasari {start.year + 1}", "region": MUSTIKASARI,
         "period_start": start, "period_end": start + timedelta(days=330), "cohort_size": 100,
         "description": "Kelas sekolah perempuan Kelurahan Mustikasari, Kecamatan Mustikajaya."})
+    # The demo's topics are in the vocabulary partners seeds with its schema (partners is not
+    # running while `make run` seeds, so it cannot be asked).
+    vocabulary = frozenset(topic for item in NEEDS for topic in item["topics"])
     for item in NEEDS:
         needs.create(session, SYSTEM, {
             "programme_id": programme.id, "description": "", "region": MUSTIKASARI,
             "window_start": start, "window_end": start + timedelta(days=180),
             "accepted_modes": ["onsite", "online", "hybrid"], "single_offer": False,
-            "excluded_organisations": [], **item})
+            "excluded_organisations": [], **item}, vocabulary)
     session.commit()
     return [f"matching: demo programme {programme.name} with {len(NEEDS)} needs"]

@@ -8,10 +8,12 @@ from celery import shared_task
 from services.matching.clients import partners
 from services.matching.models import db
 from services.matching.operations import decisions, runs
+from shared import outbox_relay
 from shared.celery import Queues
 
 ROUTES = {"matching.run_match": Queues.MATCHING,
-          "matching.reconcile_reservations": Queues.PERIODIC}
+          "matching.reconcile_reservations": Queues.PERIODIC,
+          "matching.relay_outbox": Queues.OUTBOX}
 
 
 @shared_task(name="matching.run_match", acks_late=True)
@@ -27,3 +29,10 @@ def reconcile_reservations() -> dict[str, int]:
         fixed = decisions.reconcile(session, partners())
         session.commit()
     return fixed
+
+
+@shared_task(name="matching.relay_outbox", acks_late=True)
+def relay_outbox() -> dict[str, int]:
+    """Post the outbox's unpublished events to notify, oldest first (queued after each
+    commit that emitted events, and by beat every OUTBOX_SWEEP_S seconds)."""
+    return outbox_relay.relay(db, "matching")

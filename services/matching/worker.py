@@ -1,4 +1,5 @@
-"""The Celery worker's entry point: `celery -A services.matching.worker:celery worker -Q matching`."""
+"""The Celery worker's entry point:
+`celery -A services.matching.worker:celery worker -Q matching,periodic,outbox`."""
 from services.matching import create_app
 
 app = create_app()

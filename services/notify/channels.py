@@ -36,10 +36,11 @@ def email_message(notification: Notification, sender: str) -> EmailMessage:
     message["Date"] = formatdate(localtime=False)
     # Fixed per notification: a repeat after a crash is recognisably the same message.
     message["Message-ID"] = notification.message_id
-    message["Content-Language"] = notification.locale
     message.set_content(notification.body_text)
     if notification.body_html:
         message.add_alternative(notification.body_html, subtype="html")
+    # After the content: set_content() drops any Content-* header set before it.
+    message["Content-Language"] = notification.locale
     return message
 
 
@@ -61,7 +62,10 @@ class SmtpSender:
         return connection
 
     def send(self, notification: Notification) -> None:
-        message = email_message(notification, self.config["MAIL_FROM"])
+        try:
+            message = email_message(notification, self.config["MAIL_FROM"])
+        except (ValueError, TypeError) as exc:  # e.g. a header the email package refuses
+            raise PermanentFailure(f"cannot build the email: {exc}") from exc
         for attempt in (1, 2):
             try:
                 if self._connection is None:
@@ -116,19 +120,26 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 def check_target(url: str, allow_private: bool) -> None:
     """Refuse URLs that are not http(s), and private, loopback or link-local targets unless
     configured (they would let a partner probe our own network)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # a port out of range raises here
+    except ValueError as exc:
+        raise PermanentFailure(f"not an http(s) URL: {url!r} ({exc})") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise PermanentFailure(f"not an http(s) URL: {url!r}")
     if allow_private:
         return
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(parts.hostname, port or 443, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
         raise TemporaryFailure(f"cannot resolve {parts.hostname}: {exc}") from exc
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
-        if (address.is_private or address.is_loopback or address.is_link_local
-                or address.is_reserved or address.is_multicast or address.is_unspecified):
+        # Not only RFC 1918: shared (100.64/10, where some clouds keep their metadata
+        # service), benchmarking and documentation ranges are no partner's server either.
+        if (not address.is_global or address.is_private or address.is_loopback
+                or address.is_link_local or address.is_reserved or address.is_multicast
+                or address.is_unspecified):
             raise PermanentFailure(f"{parts.hostname} resolves to a non-public address")
 
 

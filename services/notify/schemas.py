@@ -1,11 +1,32 @@
 """Request and response shapes of the notify API."""
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from services.notify.catalogue import BY_TYPE
 from services.notify.models import CHANNELS, LOCALES
 from shared.fields import StrictSchema, Text, distinct, one_of
+
+
+def _unstorable(value: Any) -> str | None:
+    """Why a JSON value cannot be stored and sent on (None when it can)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "Numbers must be finite (1e400 is infinity, which JSON cannot carry)."
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "Text must be valid Unicode (no lone surrogates such as \\ud800)."
+        return None
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, list):
+        return next((problem for item in value if (problem := _unstorable(item))), None)
+    return None
 
 
 class EventInSchema(StrictSchema):
@@ -16,6 +37,20 @@ class EventInSchema(StrictSchema):
     aggregate_id = fields.String(required=True, validate=validate.Length(min=1, max=80))
     occurred_at = fields.AwareDateTime(required=True, default_timezone=None)
     payload = fields.Dict(required=True)
+
+    @validates("payload")
+    def _storable_payload(self, value: dict, **kwargs: object) -> None:
+        problem = _unstorable(value)
+        if problem:
+            raise ValidationError(problem)
+
+    @validates("occurred_at")
+    def _representable_in_utc(self, value: datetime, **kwargs: object) -> None:
+        try:
+            value.astimezone(UTC)  # stored in UTC: 0001-01-01T00:00+05:00 is not
+        except OverflowError as exc:
+            raise ValidationError("Not a time that can be stored (out of range in UTC).") \
+                from exc
 
 
 class EventOutSchema(Schema):
@@ -88,6 +123,13 @@ class PreferenceSchema(StrictSchema):
 class PreferencesSchema(StrictSchema):
     locale = fields.String(validate=one_of(LOCALES))
     preferences = fields.List(fields.Nested(PreferenceSchema), validate=validate.Length(max=50))
+
+    @validates_schema
+    def _one_entry_per_type(self, data: dict, **kwargs: object) -> None:
+        types = [item["event_type"] for item in data.get("preferences") or []]
+        if len(set(types)) != len(types):
+            raise ValidationError("Each event type (and *) may appear only once.",
+                                  "preferences")
 
 
 class ChannelAddressSchema(StrictSchema):

@@ -1,6 +1,9 @@
 """The partners service: organisations, people, offers, capacity, and identity (tokens)."""
 from __future__ import annotations
 
+import threading
+import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +15,18 @@ from services.partners import config as partners_config
 from services.partners import ratelimit
 from services.partners.models import db
 from services.partners.security import configure_password_hashing
+from shared import outbox_relay
 from shared.api import create_service_app
 from shared.auth import KeySource, TokenVerifier
+from shared.celery import create_celery
 from shared.clock import today_wib
 from shared.errors import problem_response
 from shared.jwt_keys import KeyRing
 from shared.migrations import upgrade
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Our own service token's claims: those of a client_credentials token (accounts.py).
+SELF_CLAIMS = {"sub": "service:partners", "typ": "service", "role": "service"}
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -38,6 +45,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     ratelimit.init_app(app)
 
     from services.partners import api as partners_api
+    from services.partners import tasks
+
+    celery = create_celery(app, tasks.ROUTES)
+    celery.conf.beat_schedule = outbox_relay.beat_schedule("partners.relay_outbox", app.config)
+    outbox_relay.init_app(app, db, "partners.relay_outbox", SelfIssuedToken(app, keyring))
 
     partners_api.register(api)
 
@@ -48,6 +60,28 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     _register_cli(app)
     return app
+
+
+class SelfIssuedToken:
+    """Our own service token for calls to notify: as the identity provider we sign it with our
+    keys (the claims of a client_credentials token), reused until shortly before it expires."""
+
+    def __init__(self, app: Flask, keyring: KeyRing) -> None:
+        self.keyring = keyring
+        self.issuer = app.config["JWT_ISSUER"]
+        self.audience = app.config["JWT_AUDIENCE"]
+        self.lifetime = timedelta(minutes=app.config["SERVICE_TOKEN_MINUTES"])
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> str:
+        with self._lock:
+            if self._token is None or time.monotonic() > self._expires_at - 30:
+                self._token = self.keyring.issue(SELF_CLAIMS, issuer=self.issuer,
+                                                 audience=self.audience, lifetime=self.lifetime)
+                self._expires_at = time.monotonic() + self.lifetime.total_seconds()
+            return self._token
 
 
 def _register_cli(app: Flask) -> None:

@@ -31,5 +31,8 @@ def load() -> dict:
         "INVITATION_DAYS": env_int("INVITATION_DAYS", 7),
         "PASSWORD_HASH_TIME_COST": env_int("PASSWORD_HASH_TIME_COST", 3),
         "PASSWORD_HASH_MEMORY_KIB": env_int("PASSWORD_HASH_MEMORY_KIB", 65536),
+        # Celery (the outbox relay): broker (default: REDIS_URL, else SQLite) and key prefix.
+        "CELERY_BROKER_URL": env_str("CELERY_BROKER_URL"),
+        "CELERY_KEY_PREFIX": env_str("CELERY_KEY_PREFIX"),
     })
     return config

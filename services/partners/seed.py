@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from services.partners.models import Organisation, User
 from services.partners.operations import offers, organisations
 from services.partners.security import hash_password
-from shared import audit
+from shared import audit, outbox
 from shared.audit import Actor
 from shared.clock import today_wib
 
@@ -101,11 +101,15 @@ def _seed_agency(session: Session) -> None:
         contact_phone="+6281200000000", sector="Pemerintah daerah",
     )
     session.add(agency)
-    for email, name, role, regions in AGENCY_STAFF:
-        session.add(User(organisation=agency, email=email, name=name, role=role,
-                         region_codes=regions, password_hash=hash_password(DEMO_PASSWORD)))
+    staff = [User(organisation=agency, email=email, name=name, role=role, region_codes=regions,
+                  password_hash=hash_password(DEMO_PASSWORD))
+             for email, name, role, regions in AGENCY_STAFF]
+    session.add_all(staff)
     session.flush()
     audit.record(session, SYSTEM, "organisation.seeded", "organisation", agency.id)
+    for user in staff:  # notify's recipient directory learns of them, as of any new account
+        outbox.emit(session, "user.created", "user", user.id,
+                    organisations.user_event_payload(user))
 
 
 def _seed_partner(session: Session, partner: dict) -> None:

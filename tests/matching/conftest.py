@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
-from celery.contrib.testing.worker import start_worker
-from flask import Flask
 from flask.testing import FlaskClient
 
-from services.matching import MIGRATIONS, create_app
 from services.matching.models import db as matching_db
 from shared.clock import today_wib
-from shared.migrations import upgrade
-from tests.conftest import REDIS_URL, RUN_ID
+from tests.conftest import CELERY_KEY_PREFIX, NOTIFY_URL, REDIS_URL
 from tests.partners.conftest import (  # noqa: F401
     KOTA_BEKASI,
     MUSTIKAJAYA,
@@ -28,51 +22,16 @@ from tests.partners.conftest import (  # noqa: F401
     bearer,
 )
 
-
-@pytest.fixture(scope="session")
-def matching_db_url(make_database) -> str:
-    url = make_database("matching")
-    upgrade(MIGRATIONS, url)
-    return url
-
+# The matching app, its worker and the `world` fixture are in tests/conftest.py: notify's
+# relay tests use them too, and a fixture must be defined once.
 
 def matching_config(partners_url: str, database_url: str) -> dict[str, Any]:
     return {
         "DATABASE_URL": database_url, "PARTNERS_URL": partners_url,
         "MATCHING_CLIENT_SECRET": SERVICE_SECRET, "REDIS_URL": REDIS_URL,
-        "CELERY_KEY_PREFIX": f"mitra-test-{RUN_ID}:", "ACCESS_LOG": False, "TESTING": True,
-        "PARTNERS_TIMEOUT_S": 5,
+        "CELERY_KEY_PREFIX": CELERY_KEY_PREFIX, "ACCESS_LOG": False, "TESTING": True,
+        "PARTNERS_TIMEOUT_S": 5, "NOTIFY_URL": NOTIFY_URL, "OUTBOX_SWEEP_S": 1,
     }
-
-
-@pytest.fixture(scope="session")
-def matching_app(live_server: str, matching_db_url: str) -> Flask:
-    return create_app(matching_config(live_server, matching_db_url))
-
-
-@pytest.fixture(scope="session")
-def celery_worker(matching_app: Flask) -> Iterator[Any]:
-    """A real Celery worker (in a thread) consuming the matching queues from Redis."""
-    celery = matching_app.extensions["celery"]
-    with start_worker(celery, pool="solo", concurrency=1, perform_ping_check=False,
-                      queues=["matching", "periodic"], loglevel="WARNING",
-                      shutdown_timeout=30) as worker:
-        yield worker
-
-
-@pytest.fixture
-def clean_matching(matching_app: Flask, clean_partners: None) -> Iterator[None]:
-    """After the test: empty matching and partners databases."""
-    yield
-    with matching_db.engine.begin() as connection:
-        for table in reversed(matching_db.metadata.sorted_tables):
-            if table.name != "alembic_version":
-                connection.execute(table.delete())
-
-
-@pytest.fixture
-def mclient(matching_app: Flask) -> FlaskClient:
-    return matching_app.test_client()
 
 
 class World:
@@ -129,11 +88,6 @@ class World:
                                    headers=self.officer_h)
         assert response.status_code == 200, response.json
         return response.json
-
-
-@pytest.fixture
-def world(make: Factory, mclient: FlaskClient, celery_worker, clean_matching) -> World:
-    return World(make, mclient)
 
 
 def matching_outbox(event_type: str) -> list:

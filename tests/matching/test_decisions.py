@@ -387,7 +387,8 @@ def test_reconciliation_releases_a_reservation_whose_proposal_was_never_approved
     assert orphan.status_code == 201
     assert capacity(world, offer.id)["reserved"] == 4
 
-    reconcile_reservations.delay()  # on the real worker, through Redis
+    with world.client.application.app_context():  # sent through matching's Celery app
+        reconcile_reservations.delay()  # on the real worker, through Redis
     _wait_until(lambda: capacity(world, offer.id)["reserved"] == 0, "the release")
     assert ledger(world, offer.id) == {only["id"]: "released"}
     assert proposal(world, only["id"])["status"] == "proposed"

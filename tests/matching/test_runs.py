@@ -104,7 +104,8 @@ def test_two_runs_never_overlap_on_the_same_needs(world, matching_app):
     assert again.status_code == 409 and again.json["type"].endswith("/illegal-transition")
 
     # Should the cancelled run reach a worker after all, the worker leaves it alone...
-    run_match.delay(holding)
+    with world.client.application.app_context():  # sent through matching's Celery app
+        run_match.delay(holding)
     # ...and the needs it held are free: a new run is accepted and does the work. (The worker
     # takes one message at a time, in order, so once this run is done the stray one is too.)
     run = world.run()

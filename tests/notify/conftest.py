@@ -102,6 +102,7 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
     receiver = WebhookReceiver()
     yield receiver
     receiver.server.shutdown()
+    receiver.server.server_close()
 
 
 @pytest.fixture(scope="session")

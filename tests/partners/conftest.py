@@ -13,6 +13,7 @@ from flask import Flask
 from services.partners.models import Organisation, User, db
 from services.partners.operations import accounts, offers, organisations
 from services.partners.security import hash_password
+from shared import outbox
 from shared.audit import Actor
 from shared.clock import today_wib
 from tests.conftest import KEEP_TABLES, REDIS_URL, RUN_ID, SERVICE_SECRET  # noqa: F401
@@ -97,6 +98,10 @@ class Factory:
                         name=f"Pengguna {role}", role=role, region_codes=region_codes or [],
                         locale=locale, password_hash=hash_password(PASSWORD))
             db.session.add(user)
+            db.session.flush()
+            # Announced like every new account, so notify's directory learns of the person.
+            outbox.emit(db.session, "user.created", "user", user.id,
+                        organisations.user_event_payload(user))
             db.session.commit()
             return user
 

@@ -23,6 +23,8 @@ class Events(MethodView):
         """Receive an event (services only); the same id again changes nothing"""
         event, created = events.store(db.session, data)
         db.session.commit()
-        if created:
+        if event.processed_at is None:
+            # Also when it is a repeat: the sender may be repeating it because queueing the
+            # fan-out failed after the event was stored (fan-out makes each notification once).
             fan_out.delay(str(event.id))
         return event, 202 if created else 200

@@ -3,6 +3,7 @@ webhook or Apprise address they want messages at."""
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlsplit
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -24,6 +25,15 @@ def _me() -> Recipient:
         abort(404, "You are not in the recipient directory yet; it fills from partners' "
                    "events, so try again in a moment.", type="not-in-directory")
     return recipient
+
+
+def _http_url(address: str) -> bool:
+    try:
+        parts = urlsplit(address)
+        parts.port  # noqa: B018 (raises ValueError when out of range)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed [IPv6 literal, port 99999
+        return False
 
 
 def _dump(recipient: Recipient) -> dict:
@@ -83,7 +93,7 @@ class Channels(MethodView):
             if apprise.Apprise.instantiate(data["address"]) is None:
                 abort(422, "Some fields are not valid; see errors.",
                       errors={"address": ["Not an Apprise URL this server understands."]})
-        elif not data["address"].startswith(("https://", "http://")):
+        elif not _http_url(data["address"]):
             abort(422, "Some fields are not valid; see errors.",
                   errors={"address": ["A webhook needs an http(s) URL."]})
         row = db.session.scalar(select(ChannelAddress).where(

@@ -32,6 +32,14 @@ def deliver(session_factory: Callable[[], Session], notification_id: uuid.UUID,
             return SKIPPED
         if notification.status == "sending" and notification.updated_at > stuck_before:
             return SKIPPED
+        if notification.attempts >= config["DELIVERY_MAX_ATTEMPTS"]:
+            # Every attempt so far was lost before it was recorded (a worker killed each
+            # time, say): stop here rather than let the sweeper re-queue it for ever.
+            notification.status = "failed"
+            notification.last_error = (f"gave up after {notification.attempts} attempts "
+                                       f"that never finished")
+            session.commit()
+            return FAILED
         notification.status = "sending"
         notification.attempts += 1
         attempt = DeliveryAttempt(notification_id=notification.id, number=notification.attempts)

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.notify.catalogue import DIRECTORY_EVENTS
@@ -16,16 +17,22 @@ from shared.db import utcnow
 
 
 def store(session: Session, data: dict[str, Any]) -> tuple[Event, bool]:
-    """(event, created): the same event id again changes nothing."""
+    """(event, created): the same event id again changes nothing, even when two senders
+    post it at the same moment (the relay and its sweeper)."""
     event = session.get(Event, data["id"])
     if event is not None:
         return event, False
-    event = Event(id=data["id"], source=data["source"], event_type=data["type"],
-                  aggregate_type=data["aggregate_type"], aggregate_id=data["aggregate_id"],
-                  payload=data["payload"], occurred_at=data["occurred_at"])
-    session.add(event)
-    session.flush()
-    return event, True
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    result = session.execute(insert(Event.__table__).values(
+        id=data["id"], source=data["source"], event_type=data["type"],
+        aggregate_type=data["aggregate_type"], aggregate_id=data["aggregate_id"],
+        payload=data["payload"], occurred_at=data["occurred_at"], received_at=utcnow(),
+    ).on_conflict_do_nothing(index_elements=[Event.id]).returning(Event.__table__.c.id))
+    created = result.scalar() is not None  # nothing returned: another request stored it
+    event = session.get(Event, data["id"])
+    assert event is not None
+    return event, created
 
 
 def fan_out(session: Session, event_id: uuid.UUID, portal_url: str) -> list[uuid.UUID]:
@@ -73,7 +80,8 @@ def _compose(session: Session, event: Event, recipient: Recipient, channel: str,
     address = recipient.email if channel == "email" else (
         str(recipient.id) if channel == "inapp" else _address(session, recipient, channel))
     try:
-        subject = render(template.subject, context)
+        # One line: a line break (from a name, say) must not end up in a mail header.
+        subject = " ".join(render(template.subject, context).split())
         text = render(template.body_text, context)
         html = render(template.body_html, context, html=True) if template.body_html else None
     except RenderError as exc:

@@ -20,7 +20,8 @@ SERVICES = [("partners", 8001), ("matching", 8002), ("notify", 8003)]  # portal 
 # Celery processes: (name, arguments after `celery -A services.<service>.worker`). Each
 # service's queues are its own (shared/celery.py), so every service has its worker and beat.
 WORKERS = [
-    ("partners-worker", "partners", ["worker", "-Q", "outbox", "-c", "1", "--loglevel", "INFO"]),
+    ("partners-worker", "partners", ["worker", "-Q", "outbox,periodic", "-c", "1",
+                                     "--loglevel", "INFO"]),
     ("partners-beat", "partners", ["beat", "--loglevel", "INFO"]),
     ("matching-worker", "matching", ["worker", "-Q", "matching,periodic,outbox", "-c", "1",
                                      "--loglevel", "INFO"]),

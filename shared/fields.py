@@ -9,12 +9,14 @@ from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from shared.regions import catalogue
 
-NUL_MESSAGE = "Text may not contain the NUL character (U+0000)."
+NUL_MESSAGE = ("Text may not contain the NUL character (U+0000) or unpaired surrogates "
+               "(not valid Unicode).")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _holds_nul(value: Any) -> bool:
     if isinstance(value, str):
-        return "\x00" in value
+        return _UNSTORABLE.search(value) is not None
     if isinstance(value, Mapping):
         return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
     if isinstance(value, (list, tuple)):
@@ -24,7 +26,7 @@ def _holds_nul(value: Any) -> bool:
 
 class StrictSchema(Schema):
     """Unknown fields are refused, never silently dropped (marshmallow's default, made explicit).
-    Text holding NUL is refused too: PostgreSQL cannot store or even compare it."""
+    Text holding NUL or a lone surrogate is refused too: PostgreSQL cannot store it."""
 
     class Meta:
         unknown = "raise"

@@ -39,6 +39,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     celery.conf.beat_schedule = {
         "reconcile-reservations": {"task": "matching.reconcile_reservations",
                                    "schedule": app.config["RECONCILE_EVERY_S"]},
+        "request-feedback": {"task": "matching.request_feedback", "schedule": 3600},
         **outbox_relay.beat_schedule("matching.relay_outbox", app.config),
     }
     # Events go to notify with the same service token we use at partners.

@@ -7,13 +7,16 @@ from celery import shared_task
 
 from services.matching.clients import partners
 from services.matching.models import db
-from services.matching.operations import decisions, runs
+from services.matching.operations import decisions, needs, runs
 from shared import outbox_relay
+from shared.audit import Actor
 from shared.celery import Queues
+from shared.clock import today_wib
 
 ROUTES = {"matching.run_match": Queues.MATCHING,
           "matching.reconcile_reservations": Queues.PERIODIC,
-          "matching.relay_outbox": Queues.OUTBOX}
+          "matching.relay_outbox": Queues.OUTBOX,
+          "matching.request_feedback": Queues.PERIODIC}
 
 
 @shared_task(name="matching.run_match", acks_late=True)
@@ -36,3 +39,13 @@ def relay_outbox() -> dict[str, int]:
     """Post the outbox's unpublished events to notify, oldest first (queued after each
     commit that emitted events, and by beat every OUTBOX_SWEEP_S seconds)."""
     return outbox_relay.relay(db, "matching")
+
+
+@shared_task(name="matching.request_feedback", acks_late=True)
+def request_feedback() -> int:
+    """Ask coordinators to rate help whose need's window has passed (once per need)."""
+    with db.session_factory() as session:
+        count = needs.request_feedback(
+            session, Actor(id="system:beat", role="system", kind="service"), today_wib())
+        session.commit()
+    return count

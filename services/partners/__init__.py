@@ -48,7 +48,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from services.partners import tasks
 
     celery = create_celery(app, tasks.ROUTES)
-    celery.conf.beat_schedule = outbox_relay.beat_schedule("partners.relay_outbox", app.config)
+    celery.conf.beat_schedule = {
+        **outbox_relay.beat_schedule("partners.relay_outbox", app.config),
+        "warn-expiring-offers": {"task": "partners.warn_expiring_offers", "schedule": 3600},
+        "expire-offers": {"task": "partners.expire_offers", "schedule": 3600},
+    }
     outbox_relay.init_app(app, db, "partners.relay_outbox", SelfIssuedToken(app, keyring))
 
     partners_api.register(api)

@@ -29,6 +29,7 @@ def load() -> dict:
         "RATELIMIT_STORAGE_URI": env_str("RATELIMIT_STORAGE_URI")
         or env_str("REDIS_URL") or "memory://",
         "INVITATION_DAYS": env_int("INVITATION_DAYS", 7),
+        "OFFER_EXPIRY_WARNING_DAYS": env_int("OFFER_EXPIRY_WARNING_DAYS", 7),
         "PASSWORD_HASH_TIME_COST": env_int("PASSWORD_HASH_TIME_COST", 3),
         "PASSWORD_HASH_MEMORY_KIB": env_int("PASSWORD_HASH_MEMORY_KIB", 65536),
         # Celery (the outbox relay): broker (default: REDIS_URL, else SQLite) and key prefix.

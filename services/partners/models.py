@@ -160,6 +160,7 @@ class Offer(Base):
     exhausted_at: Mapped[datetime | None]
     expired_at: Mapped[datetime | None]
     withdrawn_at: Mapped[datetime | None]
+    expiry_warned_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(default=1)
 
     organisation: Mapped[Organisation] = relationship(lazy="joined", innerjoin=True)

@@ -468,3 +468,25 @@ def test_a_need_with_approved_matches_cannot_be_cancelled(world):
                               headers=world.officer_h), 409, "need-has-approved-matches")
     assert fingerprint() == before
     assert need(world, the_need["id"])["status"] == "partially_matched"
+
+
+def test_the_coordinator_is_asked_once_for_feedback_when_the_window_has_passed(world,
+                                                                             matching_app):
+    from datetime import timedelta
+
+    from services.matching.operations.needs import request_feedback
+    from shared.audit import Actor
+    from shared.clock import today_wib
+
+    _, the_need, _ = approved_proposal(world)
+    later = today_wib() + timedelta(days=90)  # the need's window (60 days) has passed
+    beat = Actor(id="system:beat", role="system", kind="service")
+    with matching_app.app_context():
+        assert request_feedback(matching_db.session, beat, today_wib()) == 0  # not yet
+        assert request_feedback(matching_db.session, beat, later) == 1
+        matching_db.session.commit()
+        assert request_feedback(matching_db.session, beat, later) == 0  # once
+        matching_db.session.commit()
+    [event] = matching_outbox("feedback.requested")
+    assert event.payload["need_id"] == the_need["id"]
+    assert event.payload["need_region"] == the_need["region"]

@@ -52,7 +52,7 @@ def test_upgrade_on_an_empty_postgresql_database_builds_exactly_the_models(make_
         assert len(codes) == SEEDED_TOPICS == 19
         assert {"ketahanan_keluarga", "pemasaran_digital", "penelitian"} <= set(codes)
         with engine.connect() as connection:
-            assert connection.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0002"
+            assert connection.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0003"
 
         upgrade(MIGRATIONS, url)  # running it again is harmless
         assert len(topic_codes(engine)) == 19
@@ -81,7 +81,7 @@ def test_upgrade_builds_the_embedded_sqlite_database(tmp_path):
         assert check_constraints(engine) == model_check_constraints()
         assert len(topic_codes(engine)) == SEEDED_TOPICS
         with engine.connect() as connection:
-            assert connection.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0002"
+            assert connection.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0003"
         downgrade(MIGRATIONS, url, "base")
         assert sa.inspect(engine).get_table_names() == ["alembic_version"]
     finally:

@@ -641,3 +641,26 @@ def test_idempotency_keys_belong_to_their_caller(client, app, make, partner):
     assert mine.json["id"] != theirs.json["id"]
     assert theirs.json["organisation_id"] != mine.json["organisation_id"]
     assert count_rows(app, Offer) == 2
+
+
+def test_partners_are_warned_once_when_an_offer_is_about_to_end(app, make):
+    from datetime import timedelta
+
+    from services.partners.models import db
+    from services.partners.operations.offers import warn_expiring
+    from shared.audit import Actor
+
+    _, admin = make.organisation()
+    ending = make.offer(admin, available_to=TODAY + timedelta(days=3))
+    make.offer(admin, available_to=TODAY + timedelta(days=60))  # not yet
+    make.offer(admin, status="draft", available_to=TODAY + timedelta(days=2))  # not live
+    beat = Actor(id="system:beat", role="system", kind="service")
+    with app.app_context():
+        assert warn_expiring(db.session, beat, TODAY, 7) == 1
+        db.session.commit()
+        assert warn_expiring(db.session, beat, TODAY, 7) == 0  # once per offer
+        db.session.commit()
+    [event] = outbox_events(app, "offer.expiring")
+    assert event.payload["offer_id"] == str(ending.id)
+    assert event.payload["available_to"] == (TODAY + timedelta(days=3)).isoformat()
+    assert audit_entries(app, action="offer.expiry_warned", object_id=ending.id)

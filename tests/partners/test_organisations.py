@@ -222,3 +222,11 @@ def test_dp3a_lists_the_verification_queue(client, make):
     assert response.status_code == 200
     assert [o["id"] for o in response.json] == [str(pending.id)]
     assert '"total": 1' in response.headers["X-Pagination"]
+
+
+def test_text_that_postgresql_cannot_store_is_refused_not_a_500(client, app):
+    body = '{"kind": "company", "name": "PT \\ud800 Rusak", "nib": "1234567890123"}'
+    response = client.post("/api/v1/organisations", data=body, content_type="application/json")
+    assert response.status_code in (400, 422), response.json
+    assert response.content_type == "application/problem+json"
+    assert count_rows(app, Organisation) == 0

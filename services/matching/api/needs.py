@@ -17,8 +17,8 @@ from services.matching.schemas import (
 )
 from shared.auth import ALL_USER_ROLES, DP3A_ROLES, SERVICE, allow, current_actor
 from shared.errors import abort
-from shared.http_client import ServiceUnavailable
 from shared.etag import etag_for, require_match
+from shared.http_client import ServiceUnavailable
 from shared.idempotency import idempotent
 from shared.pagination import PAGINATION_ARGS, SelectPage
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from services.matching.models import HOLDING, Need, Programme, Proposal
 from services.matching.operations.access import can_see_need, require_need_editor
 from services.matching.schemas import check_need_rules
-from shared import audit
+from shared import audit, outbox
 from shared.audit import Actor
 from shared.db import utcnow
 from shared.errors import abort, invalid
@@ -161,3 +161,20 @@ def holding_quantity(session: Session, need_id: uuid.UUID) -> int:
 def region_name(code: str) -> str:
     region = catalogue().get(code)
     return region.name if region else code
+
+
+def request_feedback(session: Session, actor: Actor, today: Any) -> int:
+    """Once a need's window has passed and help was approved, ask its coordinator (once) to
+    confirm delivery and rate it."""
+    due = session.scalars(select(Need).where(
+        Need.window_end < today, Need.covered > 0, Need.feedback_requested_at.is_(None),
+        Need.status.in_(("partially_matched", "matched")))).all()
+    for need in due:
+        need.feedback_requested_at = utcnow()
+        outbox.emit(session, "feedback.requested", "need", need.id, {
+            "need_id": str(need.id), "need_title": need.title, "need_region": need.region,
+            "window_end": need.window_end.isoformat()})
+        audit.record(session, actor, "need.feedback_requested", "need", need.id, None,
+                     {"window_end": need.window_end.isoformat()})
+    session.flush()
+    return len(due)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -175,6 +175,21 @@ def expire_ended(session: Session, actor: Actor, today: date) -> int:
         transition(session, actor, offer, "expire")
         audit.record(session, actor, "offer.expire", "offer", offer.id, before,
                      _offer_snapshot(offer))
+    session.flush()
+    return len(offers)
+
+
+def warn_expiring(session: Session, actor: Actor, today: date, within_days: int) -> int:
+    """Tell each partner once that a live offer's window ends within `within_days`."""
+    offers = session.scalars(select(Offer).where(
+        Offer.status.in_(("active", "exhausted")), Offer.available_to >= today,
+        Offer.available_to <= today + timedelta(days=within_days),
+        Offer.expiry_warned_at.is_(None))).all()
+    for offer in offers:
+        offer.expiry_warned_at = utcnow()
+        outbox.emit(session, "offer.expiring", "offer", offer.id, offer_event_payload(offer))
+        audit.record(session, actor, "offer.expiry_warned", "offer", offer.id, None,
+                     {"available_to": offer.available_to.isoformat()})
     session.flush()
     return len(offers)
 

@@ -16,6 +16,8 @@ def load() -> dict:
         "MATCH_WEIGHTS": json.loads(weights) if weights else {},
         "PARTNERS_TIMEOUT_S": env_int("PARTNERS_TIMEOUT_S", 30),
         "RECONCILE_EVERY_S": env_int("RECONCILE_EVERY_S", 300),
+        # Seconds the exact MILP for single-offer needs may take per group (0: no limit).
+        "MATCH_MILP_TIME_LIMIT_S": env_int("MATCH_MILP_TIME_LIMIT_S", 120),
         # Celery's broker (default: REDIS_URL, else SQLite) and the prefix of its Redis keys,
         # which keeps deployments sharing one Redis apart (shared/celery.py).
         "CELERY_BROKER_URL": env_str("CELERY_BROKER_URL"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 
 from celery import shared_task
+from flask import current_app
 
 from services.matching.clients import partners
 from services.matching.models import db
@@ -22,7 +23,8 @@ ROUTES = {"matching.run_match": Queues.MATCHING,
 @shared_task(name="matching.run_match", acks_late=True)
 def run_match(run_id: str) -> None:
     """Do one match run; re-reads the run and does nothing unless it is still queued."""
-    runs.execute(db.session_factory, uuid.UUID(run_id), partners().active_offers)
+    runs.execute(db.session_factory, uuid.UUID(run_id), partners().active_offers,
+                 current_app.config["MATCH_MILP_TIME_LIMIT_S"] or None)
 
 
 @shared_task(name="matching.reconcile_reservations", acks_late=True)

@@ -175,7 +175,8 @@ def engine_need(need: Need | sa.Row[Any]) -> EngineNeed:
 
 
 def execute(session_factory: Callable[[], Session], run_id: uuid.UUID,
-            fetch_offers: Callable[[], list[dict[str, Any]]]) -> None:
+            fetch_offers: Callable[[], list[dict[str, Any]]],
+            milp_time_limit: float | None = None) -> None:
     """Do the work of one run (the Celery task calls this). Progress and status are committed
     as it goes, in short transactions, so that GET on the run shows them."""
     with session_factory() as session:
@@ -188,7 +189,7 @@ def execute(session_factory: Callable[[], Session], run_id: uuid.UUID,
     timings: dict[str, float] = {}
     try:
         with _gc_paused():
-            _work(session_factory, run_id, fetch_offers, timings)
+            _work(session_factory, run_id, fetch_offers, timings, milp_time_limit)
     except RunCancelled:
         _end(session_factory, run_id, "cancelled", "Cancelled by an officer.")
     except Exception as exc:
@@ -213,7 +214,8 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _work(session_factory: Callable[[], Session], run_id: uuid.UUID,
-          fetch_offers: Callable[[], list[dict[str, Any]]], timings: dict[str, float]) -> None:
+          fetch_offers: Callable[[], list[dict[str, Any]]], timings: dict[str, float],
+          milp_time_limit: float | None = None) -> None:
     """Fetch, load, match, save; seconds per step go into `timings`.
 
     The offer snapshot is fetched in a thread while the needs are read from the database
@@ -239,8 +241,10 @@ def _work(session_factory: Callable[[], Session], run_id: uuid.UUID,
         _report(session_factory, run_id, run_phase, start + (end - start) * fraction)
 
     started = time.perf_counter()
+    # Single-offer needs in large connected groups can make the exact MILP slow; with a limit
+    # the run still ends, and its stats say whether optimality was proven.
     result = match(engine_needs, engine_offers, weights=weights, track_records=records,
-                   progress=progress)
+                   progress=progress, milp_time_limit=milp_time_limit)
     timings["matching"] = time.perf_counter() - started
     _report(session_factory, run_id, "saving", 0.0)
     started = time.perf_counter()

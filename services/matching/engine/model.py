@@ -31,11 +31,18 @@ def _date(value: Any, name: str, record: str) -> date:
 
 
 def _region(value: Any, name: str, record: str) -> str:
+    if isinstance(value, str) and value in _VALID_REGIONS:  # few codes recur across offers
+        return value
     parts = value.split(".") if isinstance(value, str) else []
     if not parts or len(parts) > 4 or not all(part.isdigit() for part in parts):
         raise ModelError(f"{record}: {name} must be a Kemendagri code like 32.75.11.1004, "
                          f"not {value!r}.")
+    if len(_VALID_REGIONS) < 100_000:
+        _VALID_REGIONS.add(value)
     return value
+
+
+_VALID_REGIONS: set[str] = set()
 
 
 def _quantity(value: Any, name: str, record: str, minimum: int) -> int:
@@ -176,17 +183,17 @@ class Offer:
             remaining = data.get("remaining")
             if remaining is None:
                 remaining = data["capacity"] - data.get("reserved", 0) - data.get("committed", 0)
+            # topics, delivery_regions and remaining are checked once, in __post_init__.
             return cls(
                 id=str(data["id"]),
                 kind=data["kind"],
-                topics=_codes(data.get("topics") or (), "topics", record),
-                remaining=_quantity(remaining, "remaining", record, 0),
+                topics=data.get("topics") or (),
+                remaining=remaining,
                 unit=data["unit"],
                 available_from=_date(data["available_from"], "available_from", record),
                 available_to=_date(data["available_to"], "available_to", record),
                 mode=data["mode"],
-                delivery_regions=_codes(data.get("delivery_regions") or (),
-                                        "delivery_regions", record),
+                delivery_regions=data.get("delivery_regions") or (),
                 organisation=Organisation(
                     id=str(org["id"]), kind=org.get("kind", "company"),
                     name=org.get("name", ""), address_region=org.get("address_region"),

@@ -53,6 +53,11 @@ import numpy as np
 import requests
 import sqlalchemy as sa
 from common import (
+    KIND_SHARE,
+    KIND_WORDS,
+    KINDS,
+    PHRASES,
+    TOPICS_BY_KIND,
     Processes,
     cpu_seconds,
     cpu_used,
@@ -99,46 +104,8 @@ NEAR_FIRST = ["32.75", "32.16", "32.76", "32.01", "32.71", "32.15", "32.14", "32
               "32.09", "32.74", "32.08", "32.05", "32.06", "32.78", "32.07", "32.79", "32.18"]
 NEEDS_PER_KELURAHAN = 10
 CITY_WIDE = 200  # about this many city-wide offers reach each need, at every size
-KINDS = ("funding", "module", "trainer", "facility")
-KIND_SHARE = (0.25, 0.25, 0.35, 0.15)
 UNIT_OF_KIND = {"funding": "rupiah", "module": "seats", "trainer": "sessions",
                 "facility": "units"}
-TOPICS_BY_KIND = {
-    "funding": ["insentif_fasilitator", "sarana_prasarana", "bahan_ajar", "kewirausahaan",
-                "pelatihan_fasilitator", "penelitian", "literasi_digital"],
-    "module": ["kewirausahaan", "manajemen_keuangan", "pemasaran_digital", "literasi_digital",
-               "ketahanan_keluarga", "kesehatan_keluarga", "parenting", "pencegahan_kdrt",
-               "kesetaraan_gender", "hak_perempuan", "perlindungan_anak", "bahan_ajar"],
-    "trainer": ["kewirausahaan", "manajemen_keuangan", "pemasaran_digital", "literasi_digital",
-                "keterampilan_dasar", "citra_diri_perempuan", "tanggap_bencana", "parenting",
-                "pencegahan_kdrt", "kesehatan_keluarga", "pelatihan_fasilitator",
-                "hak_perempuan"],
-    "facility": ["sarana_prasarana", "keterampilan_dasar", "literasi_digital", "bahan_ajar",
-                 "tanggap_bencana"],
-}
-PHRASES = {
-    "kewirausahaan": "usaha mikro wirausaha modal produk jualan",
-    "manajemen_keuangan": "keuangan keluarga tabungan pembukuan anggaran kas",
-    "pemasaran_digital": "pemasaran digital media sosial toko daring promosi",
-    "literasi_digital": "literasi digital gawai internet aman aplikasi",
-    "ketahanan_keluarga": "ketahanan keluarga komunikasi pasangan rumah tangga",
-    "kesehatan_keluarga": "kesehatan keluarga gizi posyandu stunting",
-    "keterampilan_dasar": "keterampilan menjahit memasak kerajinan tangan",
-    "citra_diri_perempuan": "percaya diri citra diri kepemimpinan perempuan",
-    "tanggap_bencana": "tanggap bencana evakuasi banjir siaga",
-    "kesetaraan_gender": "kesetaraan gender peran setara keputusan",
-    "pencegahan_kdrt": "pencegahan kekerasan rumah tangga pengaduan perlindungan",
-    "parenting": "pengasuhan anak remaja orang tua",
-    "perlindungan_anak": "perlindungan anak hak anak pengasuhan aman",
-    "hak_perempuan": "hak perempuan hukum pendampingan",
-    "pelatihan_fasilitator": "pelatihan fasilitator metode mengajar pendampingan kelas",
-    "insentif_fasilitator": "insentif honor fasilitator kader",
-    "sarana_prasarana": "sarana prasarana ruang kelas kursi proyektor",
-    "bahan_ajar": "bahan ajar modul buku lembar kerja",
-    "penelitian": "penelitian kajian evaluasi program survei",
-}
-KIND_WORDS = {"funding": "dana hibah bantuan", "module": "modul materi kelas",
-              "trainer": "narasumber pelatih sesi", "facility": "fasilitas tempat peralatan"}
 
 
 def parent(code: str) -> str:

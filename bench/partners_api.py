@@ -7,7 +7,9 @@
 2. measures the ceiling: a bare Flask JSON endpoint (bench/ceiling_app.py) under gunicorn with
    2 sync workers;
 3. measures GET /api/v1/offers (a filtered, paginated search with a service token) under the
-   same gunicorn settings, with wrk (32 connections, 2 threads, ~10 s after a warm-up);
+   same gunicorn settings, with wrk (32 connections, 2 threads, ~10 s after a warm-up): first
+   with the read cache off (every request queries PostgreSQL), then as deployed (answers kept
+   until a write, shared/read_cache.py, with Redis);
 4. times GET /api/v1/export/active-offers over the 50,000 offers;
 5. prints a table, writes bench/results/partners.json, stops its processes and drops the
    database (always, even on error).
@@ -368,11 +370,15 @@ def machine_info(wrk: str) -> dict[str, Any]:
         if (wrk_version.stdout + wrk_version.stderr) else None)
 
 
-def service_env(url: str, keys_dir: Path, secret: str) -> dict[str, str]:
+def service_env(url: str, keys_dir: Path, secret: str, *, read_cache: bool) -> dict[str, str]:
+    """The service as deployed (Redis for the read cache and the limiter), on the bench's
+    database and keys; `read_cache=False` measures every request going to PostgreSQL."""
     env = dict(os.environ)
-    for name in ("REDIS_URL", "RATELIMIT_STORAGE_URI"):  # deterministic: no shared limiter
-        env.pop(name, None)
+    env.pop("RATELIMIT_STORAGE_URI", None)
     env.update({
+        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "CELERY_KEY_PREFIX": f"mitra-bench-{os.getpid()}",
+        "READ_CACHE": "true" if read_cache else "false",
         "PARTNERS_DATABASE_URL": url,
         "JWT_KEYS_DIR": str(keys_dir),
         "JWT_CREATE_KEY_IF_MISSING": "false",  # made before start: both workers share it
@@ -382,6 +388,18 @@ def service_env(url: str, keys_dir: Path, secret: str) -> dict[str, str]:
         "PYTHONPATH": str(ROOT),
     })
     return env
+
+
+def forget_redis_keys(prefix: str) -> None:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(os.environ.get("BENCH_REDIS_URL",
+                                                     "redis://127.0.0.1:6379/0"))
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+    except redis.RedisError as exc:
+        log(f"could not remove the bench's Redis keys {prefix}*: {exc}")
 
 
 def service_token(base: str, secret: str) -> str:
@@ -443,6 +461,9 @@ def print_table(result: dict[str, Any]) -> None:
          f"p50 {result['offers_list_p50_ms']:.2f} ms, p99 {result['offers_list_p99_ms']:.2f} ms",
          f"goal >= {goals['offers_list_min_rps']:.0f} req/s and p99 < {GOAL_LIST_P99_MS:.0f} ms: "
          + ("PASS" if goals["offers_list_pass"] else "FAIL")),
+        ("  the same, read cache off", f"{result['offers_list_uncached_rps']:.0f} req/s",
+         f"p50 {result['offers_list_uncached_p50_ms']:.2f} ms, "
+         f"p99 {result['offers_list_uncached_p99_ms']:.2f} ms", "(every request to PostgreSQL)"),
         (f"GET /api/v1/export/active-offers ({result['export_count']})",
          f"{result['export_50k_s']:.3f} s", "median of " + str(len(result["export_times_s"])),
          f"goal < {GOAL_EXPORT_S:.0f} s: " + ("PASS" if goals["export_pass"] else "FAIL")),
@@ -457,7 +478,8 @@ def print_table(result: dict[str, Any]) -> None:
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
     print("  ".join("-" * w for w in widths))
-    for label, key in (("ceiling", "ceiling_cpu"), ("offers list", "offers_list_cpu")):
+    for label, key in (("ceiling", "ceiling_cpu"), ("offers list", "offers_list_cpu"),
+                       ("offers list, cache off", "offers_list_uncached_cpu")):
         parts = ", ".join(f"{name} {v['core_pct']:.0f}% ({v['ms_per_request']:.2f} ms/req)"
                           for name, v in result[key].items() if v["ms_per_request"] is not None)
         print(f"CPU during {label} (% of one core): {parts}")
@@ -517,12 +539,28 @@ def main() -> int:
         servers.stop(ceiling_proc)
         log(f"ceiling: {ceiling['rps']:.0f} req/s, p99 {ceiling['p99_ms']:.2f} ms")
 
-        log("partners service under gunicorn -w 2")
         keys_dir = workdir / "keys"
         KeyRing(keys_dir, create_if_empty=True)
         secret = secrets.token_urlsafe(24)
+
+        log("partners service under gunicorn -w 2, without its read cache")
         partners_proc, port, log_path = servers.start(
-            "partners", "services.partners:create_app()", service_env(url, keys_dir, secret))
+            "partners-uncached", "services.partners:create_app()",
+            service_env(url, keys_dir, secret, read_cache=False))
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(f"{base}/readyz", partners_proc, log_path)
+        token = service_token(base, secret)
+        check_offers_list(base, token, loaded["expected_list_total"])
+        uncached = run_wrk(wrk, base + OFFERS_QUERY, server=partners_proc,
+                           headers={"Authorization": f"Bearer {token}"}, **wrk_options)
+        servers.stop(partners_proc)
+        log(f"offers list, every request to PostgreSQL: {uncached['rps']:.0f} req/s, "
+            f"p50 {uncached['p50_ms']:.2f} ms, p99 {uncached['p99_ms']:.2f} ms")
+
+        log("partners service under gunicorn -w 2, as deployed (read cache on Redis)")
+        partners_proc, port, log_path = servers.start(
+            "partners", "services.partners:create_app()",
+            service_env(url, keys_dir, secret, read_cache=True))
         base = f"http://127.0.0.1:{port}"
         wait_ready(f"{base}/readyz", partners_proc, log_path)
         token = service_token(base, secret)
@@ -532,6 +570,9 @@ def main() -> int:
                               headers={"Authorization": f"Bearer {token}"}, **wrk_options)
         log(f"offers list: {offers_list['rps']:.0f} req/s, p50 {offers_list['p50_ms']:.2f} ms, "
             f"p99 {offers_list['p99_ms']:.2f} ms")
+        # A kept answer must be the database's answer, also after the load.
+        if check_offers_list(base, token, loaded["expected_list_total"]) != checked:
+            raise SystemExit("FAIL: the kept answer changed under load")
 
         log(f"export: {args.export_repetitions} x GET /api/v1/export/active-offers")
         export = time_export(base, token, args.export_repetitions, loaded["matchable"])
@@ -558,6 +599,10 @@ def main() -> int:
             "offers_list_p99_ms": round(offers_list["p99_ms"], 3),
             "offers_list_requests": offers_list.get("requests"),
             "offers_list_query": OFFERS_QUERY,
+            "offers_list_read_cache": "on (answers kept per process until a write; Redis)",
+            "offers_list_uncached_rps": round(uncached["rps"], 1),
+            "offers_list_uncached_p50_ms": round(uncached["p50_ms"], 3),
+            "offers_list_uncached_p99_ms": round(uncached["p99_ms"], 3),
             "offers_list_total": checked["total"],
             "export_50k_s": round(export["median_s"], 4),
             "export_times_s": export["times_s"],
@@ -578,6 +623,7 @@ def main() -> int:
             # wrk, and anything else running on the machine (which competes for the cores)
             "ceiling_cpu": ceiling["cpu"],
             "offers_list_cpu": offers_list["cpu"],
+            "offers_list_uncached_cpu": uncached["cpu"],
             "loadavg_1min_at_start": load_at_start,
             "machine": machine_info(wrk),
             "goals": goals,
@@ -590,6 +636,7 @@ def main() -> int:
         return 0 if goals["all_pass"] else 2
     finally:
         servers.stop_all()
+        forget_redis_keys(f"mitra-bench-{os.getpid()}")
         if database_created and not args.keep_db:
             try:
                 drop_database()

@@ -50,6 +50,8 @@ def base_config(service: str) -> dict:
         "SERVICE_NAME": service,
         "DATABASE_URL": env_str(f"{prefix}_DATABASE_URL") or sqlite_url(service),
         "REDIS_URL": env_str("REDIS_URL"),
+        # Hot read endpoints keep their answers until a write changes them (shared/read_cache.py).
+        "READ_CACHE": env_bool("READ_CACHE", True),
         "MAX_CONTENT_LENGTH": env_int("MAX_BODY_BYTES", 1024 * 1024),
         "JWT_ISSUER": env_str("JWT_ISSUER", "mitra-partners"),
         "JWT_AUDIENCE": env_str("JWT_AUDIENCE", "mitra"),

@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from services.partners import MIGRATIONS, create_app
+from services.partners.api.offers import OFFERS_LIST
 from services.partners.models import db
 from shared.migrations import upgrade
 
@@ -142,6 +143,7 @@ def clean_partners(app: Flask, redis_client, seeded_topics: list[str]) -> Iterat
         connection.execute(sa.text("DELETE FROM topics WHERE NOT (code = ANY(:codes))"),
                            {"codes": seeded_topics})
         connection.execute(sa.text("UPDATE topics SET is_active = true"))
+    OFFERS_LIST.invalidate(app)  # the deletes above went around the app's sessions
     for key in redis_client.scan_iter(f"LIMITS:*mitra-test-{RUN_ID}/*"):
         redis_client.delete(key)
 

@@ -46,6 +46,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     from services.partners import api as partners_api
     from services.partners import tasks
+    from services.partners.api.offers import OFFERS_LIST
 
     celery = create_celery(app, tasks.ROUTES)
     celery.conf.beat_schedule = {
@@ -56,6 +57,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     outbox_relay.init_app(app, db, "partners.relay_outbox", SelfIssuedToken(app, keyring))
 
     partners_api.register(api)
+    OFFERS_LIST.init_app(app, db.session_factory)
 
     @app.errorhandler(StaleDataError)
     def _stale(error: StaleDataError):  # type: ignore[no-untyped-def]

@@ -24,14 +24,20 @@ from shared.errors import abort
 from shared.etag import etag_for, require_match
 from shared.idempotency import idempotent
 from shared.pagination import PAGINATION_ARGS, SelectPage
+from shared.read_cache import ReadCache
 
 blp = Blueprint("offers", __name__, description="Offers and their capacity")
+# The offers list is the hottest read (partners' pages, the portal): its answers are kept until
+# an offer, its topics or regions, or an organisation changes.
+OFFERS_LIST = ReadCache("offers-list", {"offers", "offer_topics", "offer_regions",
+                                        "organisations"})
 LEDGER_CALLERS = (DP3A_ROLES, SERVICE)
 
 
 @blp.route("/api/v1/offers")
 class Offers(MethodView):
     @allow(ALL_USER_ROLES, SERVICE)
+    @OFFERS_LIST.cached(lambda: offers.visibility(current_actor()))
     @blp.arguments(OfferQueryArgsSchema, location="query")
     @blp.response(200, OfferSchema(many=True))
     @blp.paginate(SelectPage, **PAGINATION_ARGS)

@@ -218,14 +218,23 @@ def require_owner(actor: Actor, offer: Offer) -> None:
               type="not-your-offer")
 
 
+def visibility(actor: Actor) -> str:
+    """Which offers the caller may list: DP3A and services "all", coordinators the "active"
+    ones, partners their own organisation's ("organisation:<id>")."""
+    if actor.is_dp3a or actor.is_service:
+        return "all"
+    if actor.role == "coordinator":
+        return "active"
+    return f"organisation:{actor.organisation_id}"
+
+
 def search(actor: Actor, args: dict[str, Any]) -> sa.Select:
     """The offers the caller may see, filtered; newest first."""
     statement = select(Offer).order_by(Offer.created_at.desc(), Offer.id)
-    if actor.is_dp3a or actor.is_service:
-        pass
-    elif actor.role == "coordinator":
+    seen = visibility(actor)
+    if seen == "active":
         statement = statement.where(Offer.status == "active")
-    else:
+    elif seen != "all":
         statement = statement.where(Offer.organisation_id == uuid.UUID(actor.organisation_id))
     for name in ("kind", "status", "organisation_id", "mode"):
         if args.get(name) is not None:

@@ -4,17 +4,25 @@ Demo accounts share one password, printed by `make run` and listed in the README
 only in the demo seed."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.partners.models import Organisation, User
+from services import demo_history
+from services.partners.models import (
+    CapacityEntry,
+    Offer,
+    OfferRegion,
+    OfferTopic,
+    Organisation,
+    User,
+)
 from services.partners.operations import offers, organisations
 from services.partners.security import hash_password
 from shared import audit, outbox
 from shared.audit import Actor
-from shared.clock import today_wib
+from shared.clock import WIB, today_wib
 
 DEMO_PASSWORD = "demo-bekasi-2027"
 SYSTEM = Actor(id="system:seed", role="system", kind="service")
@@ -88,6 +96,7 @@ def seed(session: Session) -> list[str]:
         _seed_agency(session)
         for partner in PARTNERS:
             _seed_partner(session, partner)
+        _seed_past_offers(session)
         session.commit()
     logins = [email for email, *_ in AGENCY_STAFF] + [p["admin"]["email"] for p in PARTNERS]
     return ["Demo logins (password: %s):" % DEMO_PASSWORD] + [f"  {e}" for e in logins]
@@ -114,6 +123,7 @@ def _seed_agency(session: Session) -> None:
 
 def _seed_partner(session: Session, partner: dict) -> None:
     data = {k: v for k, v in partner.items() if k != "offers"}
+    data["id"] = demo_history.organisation_id(partner["name"])  # matching's history names it
     data["admin"] = {**partner["admin"], "password": DEMO_PASSWORD, "locale": "id"}
     organisation, admin = organisations.register(session, SYSTEM, data)
     organisations.change_status(session, SYSTEM, organisation, "verify", "Demo")
@@ -124,3 +134,33 @@ def _seed_partner(session: Session, partner: dict) -> None:
             **item, "available_from": start, "available_to": start + timedelta(days=365),
             "language": "id"})
         offers.change_status(session, owner, offer, "submit")
+
+
+def _seed_past_offers(session: Session) -> None:
+    """Last semester's offers (expired now), with the capacity the delivered matches of
+    services/demo_history.py committed, each ledger entry keyed by its proposal's id."""
+    start, end = demo_history.offer_window(today_wib())
+    began = datetime.combine(start, time(9), WIB)
+    for past in demo_history.PAST_OFFERS:
+        delivered = demo_history.committed(past.key)
+        offer = Offer(
+            id=past.id, organisation_id=demo_history.organisation_id(past.partner),
+            kind=past.kind, title=past.title, description="Penawaran semester lalu (demo).",
+            unit=past.unit, capacity=past.capacity,
+            committed=sum(need.quantity for need in delivered), available_from=start,
+            available_to=end, mode=past.mode, language="id", status="expired",
+            created_by="system:seed", created_at=began, submitted_at=began, activated_at=began,
+            expired_at=datetime.combine(end + timedelta(days=1), time(0), WIB),
+            topic_rows=[OfferTopic(topic_code=code) for code in past.topics],
+            region_rows=[OfferRegion(region_code=code) for code in past.delivery_regions])
+        session.add(offer)
+        session.flush()  # the ledger's rows refer to it (no relationship orders the inserts)
+        for need in delivered:
+            when = demo_history.timeline(need, today_wib())
+            session.add(CapacityEntry(
+                offer_id=past.id, reference=str(need.proposal_id), quantity=need.quantity,
+                state="committed", actor_id="system:seed", created_at=when.approved,
+                committed_at=when.delivered))
+    session.flush()
+    audit.record(session, SYSTEM, "offer.seeded", "offer", "past-semester", None,
+                 {"offers": [str(o.id) for o in demo_history.PAST_OFFERS]})

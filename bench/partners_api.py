@@ -543,14 +543,20 @@ def main() -> int:
         KeyRing(keys_dir, create_if_empty=True)
         secret = secrets.token_urlsafe(24)
 
+        def start_partners(read_cache: bool) -> tuple[subprocess.Popen, str, str, dict]:
+            """The service on the bench's data; its token and the checked first answer."""
+            process, port, log_path = servers.start(
+                "partners" if read_cache else "partners-uncached",
+                "services.partners:create_app()",
+                service_env(url, keys_dir, secret, read_cache=read_cache))
+            base = f"http://127.0.0.1:{port}"
+            wait_ready(f"{base}/readyz", process, log_path)
+            token = service_token(base, secret)
+            return process, base, token, check_offers_list(base, token,
+                                                           loaded["expected_list_total"])
+
         log("partners service under gunicorn -w 2, without its read cache")
-        partners_proc, port, log_path = servers.start(
-            "partners-uncached", "services.partners:create_app()",
-            service_env(url, keys_dir, secret, read_cache=False))
-        base = f"http://127.0.0.1:{port}"
-        wait_ready(f"{base}/readyz", partners_proc, log_path)
-        token = service_token(base, secret)
-        check_offers_list(base, token, loaded["expected_list_total"])
+        partners_proc, base, token, _ = start_partners(read_cache=False)
         uncached = run_wrk(wrk, base + OFFERS_QUERY, server=partners_proc,
                            headers={"Authorization": f"Bearer {token}"}, **wrk_options)
         servers.stop(partners_proc)
@@ -558,13 +564,7 @@ def main() -> int:
             f"p50 {uncached['p50_ms']:.2f} ms, p99 {uncached['p99_ms']:.2f} ms")
 
         log("partners service under gunicorn -w 2, as deployed (read cache on Redis)")
-        partners_proc, port, log_path = servers.start(
-            "partners", "services.partners:create_app()",
-            service_env(url, keys_dir, secret, read_cache=True))
-        base = f"http://127.0.0.1:{port}"
-        wait_ready(f"{base}/readyz", partners_proc, log_path)
-        token = service_token(base, secret)
-        checked = check_offers_list(base, token, loaded["expected_list_total"])
+        partners_proc, base, token, checked = start_partners(read_cache=True)
         log(f"offers list answers 200 with {checked['page_items']} of {checked['total']} offers")
         offers_list = run_wrk(wrk, base + OFFERS_QUERY, server=partners_proc,
                               headers={"Authorization": f"Bearer {token}"}, **wrk_options)

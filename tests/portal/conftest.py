@@ -1,0 +1,236 @@
+"""The portal against the whole system, once for all portal tests: partners, matching and
+notify on real threaded HTTP servers (in this process), their Celery workers in threads
+(matching's runs, partners' and matching's outbox relays, notify's deliveries), real
+PostgreSQL, Redis and an SMTP server. The portal itself is driven through Flask's test
+client (it calls the APIs over HTTP) and, for the browser tests, served on a live server."""
+from __future__ import annotations
+
+import html
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from services.matching.models import db as matching_db
+from services.notify.models import Recipient
+from services.notify.models import db as notify_db
+from services.partners.models import db as partners_db
+from services.portal import create_app as create_portal_app
+from tests.conftest import NOTIFY_URL, NotifyServer, consume_outbox
+from tests.partners.conftest import PASSWORD, Factory, bearer
+
+DEAD_URL = "http://127.0.0.1:9"  # the discard port: nothing answers there
+
+
+class LiveServer:
+    """A WSGI app on a real threaded HTTP server in a thread of this process."""
+
+    def __init__(self, app: Flask, port: int = 0) -> None:
+        self.server = make_server("127.0.0.1", port, app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+def portal_config(partners_url: str, matching_url: str, notify_url: str) -> dict[str, Any]:
+    return {"PARTNERS_URL": partners_url, "MATCHING_URL": matching_url,
+            "NOTIFY_URL": notify_url, "SECRET_KEY": "portal-test-secret-key",
+            "SESSION_COOKIE_SECURE": False, "ACCESS_LOG": False, "API_TIMEOUT_S": 5}
+
+
+@dataclass
+class System:
+    partners: Flask
+    matching: Flask
+    notify: Flask
+    portal: Flask
+    make: Factory
+    matching_url: str
+    smtp: Any
+
+
+def _empty(database: Any, keep: tuple[str, ...]) -> None:
+    with database.engine.begin() as connection:
+        for table in reversed(database.metadata.sorted_tables):
+            if table.name not in keep:
+                connection.execute(table.delete())
+
+
+@pytest.fixture(scope="package")
+def system(app: Flask, live_server: str, matching_app: Flask, celery_worker: Any,
+           notify_app: Flask, notify_worker: Any, partners_worker: Any,
+           smtp_server: Any, seeded_topics: list[str]) -> Iterator[System]:
+    """Everything up, outboxes relayed to notify for the whole package; emptied after."""
+    for database in (partners_db, matching_db):
+        with database.engine.begin() as connection:
+            connection.execute(database.OutboxEvent.__table__.delete())
+    workers = ((app, partners_worker), (matching_app, celery_worker))
+    for service, worker in workers:
+        consume_outbox(service, worker, on=True)
+    notify_server = NotifyServer(notify_app)
+    notify_server.start()
+    matching_server = LiveServer(matching_app)
+    portal = create_portal_app(portal_config(live_server, matching_server.url, NOTIFY_URL))
+    yield System(partners=app, matching=matching_app, notify=notify_app, portal=portal,
+                 make=Factory(app), matching_url=matching_server.url, smtp=smtp_server[0])
+    for service, worker in workers:
+        consume_outbox(service, worker, on=False)
+    notify_server.stop()
+    matching_server.stop()
+    _empty(notify_db, ("alembic_version", "templates"))
+    _empty(matching_db, ("alembic_version",))
+    _empty(partners_db, ("alembic_version", "topics"))
+    smtp_server[0].clear()
+
+
+# --- people --------------------------------------------------------------------------------
+
+@dataclass
+class Person:
+    id: str
+    email: str
+    role: str
+    organisation_id: str
+    name: str
+    headers: dict[str, str]  # the person's bearer token, to check what the APIs hold
+
+
+def wait_for(condition: Any, seconds: float = 20.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def in_directory(user_id: str) -> bool:
+    """Whether notify has learnt of the person (partners' user.created, relayed)."""
+    with notify_db.session_factory() as session:
+        return session.get(Recipient, uuid.UUID(user_id)) is not None
+
+
+class People:
+    def __init__(self, system: System) -> None:
+        self.make = system.make
+
+    def _person(self, user: Any) -> Person:
+        wait_for(lambda: in_directory(str(user.id)), what="the person in notify's directory")
+        return Person(id=str(user.id), email=user.email, role=user.role,
+                      organisation_id=str(user.organisation_id), name=user.name,
+                      headers=bearer(self.make.token(user)))
+
+    def partner_admin(self, kind: str = "company", status: str = "verified") -> Person:
+        _, user = self.make.organisation(kind=kind, status=status)
+        return self._person(user)
+
+    def member_of(self, organisation_id: str, role: str = "partner_member") -> Person:
+        with self.make.app.app_context():
+            from services.partners.models import Organisation
+
+            organisation = partners_db.session.get(Organisation, uuid.UUID(organisation_id))
+            return self._person(self.make.user(role, organisation))
+
+    def staff(self, role: str) -> Person:
+        return self._person(self.make.user(role))
+
+
+@pytest.fixture(scope="package")
+def people(system: System) -> People:
+    return People(system)
+
+
+# --- the portal as a browser would use it ----------------------------------------------------
+
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
+                  r'name="csrf_token" value="([^"]+)"')
+
+
+def page_text(body: str) -> str:
+    """What a person reads: the page without tags, whitespace collapsed."""
+    body = re.sub(r"(?s)<(script|style|head)\b.*?</\1>", " ", body)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", body))).strip()
+
+
+class Portal:
+    """Flask's test client with a person's habits: read a page, fill its form, send it."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+        self.last: Any = None
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        self.last = self.client.get(path, **kwargs)
+        return self.last
+
+    def csrf_token(self, path: str) -> str:
+        body = self.get(path).get_data(as_text=True)
+        match = CSRF.search(body)
+        assert match, f"no CSRF token on {path}"
+        return match.group(1) or match.group(2)
+
+    def submit(self, page: str, data: dict[str, Any], action: str | None = None,
+               follow: bool = True) -> Any:
+        """Open `page`, take its CSRF token (and hidden fields), POST `data` to `action`."""
+        body = self.get(page).get_data(as_text=True)
+        form: dict[str, Any] = {}
+        for name, value in re.findall(
+                r'<input[^>]*?name="([^"]+)"[^>]*?type="hidden"[^>]*?value="([^"]*)"', body):
+            form.setdefault(name, html.unescape(value))
+        for value, name in re.findall(
+                r'<input[^>]*?type="hidden"[^>]*?value="([^"]*)"[^>]*?name="([^"]+)"', body):
+            form.setdefault(name, html.unescape(value))
+        match = CSRF.search(body)
+        assert match, f"no CSRF token on {page}"
+        form["csrf_token"] = match.group(1) or match.group(2)
+        form.update(data)
+        self.last = self.client.post(action or page, data=form, follow_redirects=follow)
+        return self.last
+
+    def sign_in(self, person: Person, password: str = PASSWORD) -> Any:
+        response = self.submit("/masuk", {"email": person.email, "password": password})
+        assert response.status_code == 200, page_text(response.get_data(as_text=True))
+        return response
+
+
+def text(response: Any) -> str:
+    return page_text(response.get_data(as_text=True))
+
+
+@pytest.fixture
+def portal(system: System) -> Portal:
+    """A fresh browser (no cookies) on the portal."""
+    return Portal(system.portal.test_client())
+
+
+@pytest.fixture(scope="package")
+def dead_portal() -> Flask:
+    """The portal with no service answering behind it."""
+    return create_portal_app(portal_config(DEAD_URL, DEAD_URL, DEAD_URL))
+
+
+@pytest.fixture(scope="package")
+def portal_server(system: System) -> Iterator[str]:
+    server = LiveServer(system.portal)
+    yield server.url
+    server.stop()
+
+
+def partners_db_rows(statement: sa.Select) -> list[Any]:
+    with partners_db.session_factory() as session:
+        return list(session.scalars(statement))

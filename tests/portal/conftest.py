@@ -234,3 +234,18 @@ def portal_server(system: System) -> Iterator[str]:
 def partners_db_rows(statement: sa.Select) -> list[Any]:
     with partners_db.session_factory() as session:
         return list(session.scalars(statement))
+
+
+@pytest.fixture(scope="package")
+def half_portal(system: System) -> Flask:
+    """The portal with partners answering but matching and notify not."""
+    return create_portal_app(portal_config(system.portal.config["PARTNERS_URL"], DEAD_URL,
+                                           DEAD_URL))
+
+
+def api_json(app: Flask, method: str, path: str, headers: dict[str, str],
+             expect: int = 200, **kwargs: Any) -> Any:
+    """Ask a service directly (in process) what it holds, as `headers`' person."""
+    response = app.test_client().open(path, method=method, headers=headers, **kwargs)
+    assert response.status_code == expect, response.get_data(as_text=True)
+    return response.json

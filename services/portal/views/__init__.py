@@ -15,7 +15,6 @@ def register(app: Flask) -> None:
     app.register_blueprint(inbox.bp)
     app.register_blueprint(partner.bp)
     add_nav(app, "account.home", _l("Home"), ALL_ROLES)
-    return
     add_nav(app, "partner.offers", _l("Offers"), PARTNER_ROLES)
     add_nav(app, "partner.proposals", _l("Proposals"), PARTNER_ROLES)
     add_nav(app, "partner.deliveries", _l("Deliveries"), PARTNER_ROLES)

@@ -237,3 +237,99 @@ def world(make, mclient: FlaskClient, celery_worker, clean_matching):
     return World(make, mclient)
 
 
+
+
+# --- the notify service and the outbox relays, used by notify's tests and the portal's -------
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[tuple[Any, int]]:
+    """A real SMTP server (aiosmtpd) that keeps every message."""
+    from aiosmtpd.controller import Controller
+
+    from tests.notify.conftest import SmtpInbox, free_port
+
+    inbox = SmtpInbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def notify_db_url(make_database) -> str:
+    from services.notify import MIGRATIONS as NOTIFY_MIGRATIONS
+
+    url = make_database("notify")
+    upgrade(NOTIFY_MIGRATIONS, url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def notify_app(live_server: str, notify_db_url: str, smtp_server) -> Flask:
+    from services.notify import create_app as create_notify_app
+    from tests.notify.conftest import notify_config
+
+    return create_notify_app(notify_config(live_server, notify_db_url, smtp_server[1]))
+
+
+@pytest.fixture(scope="session")
+def notify_worker(notify_app: Flask) -> Iterator[Any]:
+    """A real Celery worker (in a thread) consuming the notify queues from Redis."""
+    from services.notify import tasks as notify_tasks
+
+    celery = notify_app.extensions["celery"]
+    with start_worker(celery, pool="solo", concurrency=1, perform_ping_check=False,
+                      queues=["notify", "periodic"], loglevel="WARNING",
+                      shutdown_timeout=30) as worker:
+        yield worker
+    notify_tasks.close_smtp()  # the worker thread's SMTP connection, before the server stops
+
+
+@pytest.fixture(scope="session")
+def partners_worker(app: Flask) -> Iterator[Any]:
+    """A real Celery worker (in a thread) for partners' outbox queue on Redis (polling on its
+    own, like the matching worker above)."""
+    with start_worker(app.extensions["celery"], pool="solo", concurrency=1,
+                      perform_ping_check=False, queues=["outbox"], loglevel="WARNING",
+                      shutdown_timeout=30, use_eventloop=False) as worker:
+        yield worker
+
+
+class NotifyServer:
+    """The notify app on a real threaded HTTP server at NOTIFY_URL, where partners' and
+    matching's relays post; a test stops and starts it."""
+
+    def __init__(self, app: Flask) -> None:
+        from urllib.parse import urlsplit
+
+        self.app = app
+        self.port = urlsplit(NOTIFY_URL).port
+        self.server: Any = None
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.thread.join()
+            self.server = None
+
+
+def consume_outbox(service: Flask, worker: Any, on: bool) -> None:
+    """Have the service's worker start (from an empty queue) or stop consuming its `outbox`
+    queue, through Celery's remote control; waits for the worker's answer."""
+    from shared.celery import Queues
+
+    celery = service.extensions["celery"]
+    if on:
+        with celery.connection_for_write() as connection:
+            connection.default_channel.queue_purge(Queues.OUTBOX)
+    command = celery.control.add_consumer if on else celery.control.cancel_consumer
+    replies = command(Queues.OUTBOX, destination=[worker.hostname], reply=True, timeout=10)
+    assert replies, f"the {service.name} worker did not answer"

@@ -16,13 +16,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
-from celery.contrib.testing.worker import start_worker
 from flask import Flask
 
-from services.notify import MIGRATIONS, create_app, tasks
 from services.notify.models import db as notify_db
-from shared.migrations import upgrade
 from tests.conftest import REDIS_URL, RUN_ID
 
 
@@ -55,16 +51,6 @@ class SmtpInbox:
         with self.lock:
             self.messages.clear()
             self.fail_next.clear()
-
-
-@pytest.fixture(scope="session")
-def smtp_server() -> Iterator[tuple[SmtpInbox, int]]:
-    inbox = SmtpInbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
 
 
 def free_port() -> int:
@@ -105,13 +91,6 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
     receiver.server.server_close()
 
 
-@pytest.fixture(scope="session")
-def notify_db_url(make_database) -> str:
-    url = make_database("notify")
-    upgrade(MIGRATIONS, url)
-    return url
-
-
 def notify_config(partners_url: str, database_url: str, smtp_port: int) -> dict[str, Any]:
     return {
         "DATABASE_URL": database_url, "PARTNERS_URL": partners_url, "REDIS_URL": REDIS_URL,
@@ -120,22 +99,6 @@ def notify_config(partners_url: str, database_url: str, smtp_port: int) -> dict[
         "DELIVERY_BACKOFF_S": 0, "DELIVERY_MAX_ATTEMPTS": 3, "DELIVERY_STUCK_AFTER_S": 2,
         "PORTAL_URL": "http://portal.test",
     }
-
-
-@pytest.fixture(scope="session")
-def notify_app(live_server: str, notify_db_url: str, smtp_server) -> Flask:
-    return create_app(notify_config(live_server, notify_db_url, smtp_server[1]))
-
-
-@pytest.fixture(scope="session")
-def notify_worker(notify_app: Flask) -> Iterator[Any]:
-    """A real Celery worker (in a thread) consuming the notify queues from Redis."""
-    celery = notify_app.extensions["celery"]
-    with start_worker(celery, pool="solo", concurrency=1, perform_ping_check=False,
-                      queues=["notify", "periodic"], loglevel="WARNING",
-                      shutdown_timeout=30) as worker:
-        yield worker
-    tasks.close_smtp()  # the worker thread's SMTP connection, before the server stops
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -15,74 +14,25 @@ from datetime import timedelta
 from email.message import Message
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
 from celery.beat import EmbeddedService
-from celery.contrib.testing.worker import start_worker
 from flask import Flask
 from sqlalchemy.orm import sessionmaker
-from werkzeug.serving import make_server
 
 from services.matching.models import db as matching_db
 from services.notify.models import Event, Notification
 from services.notify.models import db as notify_db
 from services.partners.models import db as partners_db
 from shared import outbox
-from shared.celery import Queues
 from shared.db import ServiceDatabase, create_engine, utcnow
 from shared.outbox_relay import NotifyPoster, RelayError, relay_pending, trigger_after_commit
-from tests.conftest import NOTIFY_URL
+from tests.conftest import NOTIFY_URL, NotifyServer, consume_outbox  # noqa: F401
 from tests.notify.conftest import decoded, wait_for
 from tests.partners.conftest import MUSTIKASARI, PASSWORD, bearer
 
 SETTLED = ("sent", "failed")
-
-
-class NotifyServer:
-    """The notify app on a real threaded HTTP server at NOTIFY_URL, where partners' and
-    matching's relays post; a test stops and starts it."""
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self.port = urlsplit(NOTIFY_URL).port
-        self.server: Any = None
-        self.thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self.server = make_server("127.0.0.1", self.port, self.app, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.thread.join()
-            self.server = None
-
-
-@pytest.fixture(scope="session")
-def partners_worker(app: Flask) -> Iterator[Any]:
-    """A real Celery worker (in a thread) for partners' outbox queue on Redis (polling on its
-    own, like the matching worker: see tests/conftest.py)."""
-    with start_worker(app.extensions["celery"], pool="solo", concurrency=1,
-                      perform_ping_check=False, queues=["outbox"], loglevel="WARNING",
-                      shutdown_timeout=30, use_eventloop=False) as worker:
-        yield worker
-
-
-def consume_outbox(service: Flask, worker: Any, on: bool) -> None:
-    """Have the service's worker start (from an empty queue) or stop consuming its `outbox`
-    queue, through Celery's remote control; waits for the worker's answer."""
-    celery = service.extensions["celery"]
-    if on:
-        with celery.connection_for_write() as connection:
-            connection.default_channel.queue_purge(Queues.OUTBOX)
-    command = celery.control.add_consumer if on else celery.control.cancel_consumer
-    replies = command(Queues.OUTBOX, destination=[worker.hostname], reply=True, timeout=10)
-    assert replies, f"the {service.name} worker did not answer"
 
 
 def _empty_notify() -> None:

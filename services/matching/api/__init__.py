@@ -3,9 +3,16 @@ from __future__ import annotations
 
 from flask_smorest import Api
 
-from services.matching.api import match_runs, needs, programmes, proposals, reports
+from services.matching.api import (
+    deliveries,
+    match_runs,
+    needs,
+    programmes,
+    proposals,
+    reports,
+)
 
 
 def register(api: Api) -> None:
-    for module in (programmes, needs, match_runs, proposals, reports):
+    for module in (programmes, needs, match_runs, proposals, deliveries, reports):
         api.register_blueprint(module.blp)

@@ -1,0 +1,23 @@
+"""The portal's pages, one module per area; `register` adds each area and its menu entries."""
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+
+from services.portal.auth import ALL_ROLES, PARTNER_ROLES
+from services.portal.navigation import add_nav
+
+
+def register(app: Flask) -> None:
+    from services.portal.views import account, inbox, partner
+
+    app.register_blueprint(account.bp)
+    app.register_blueprint(inbox.bp)
+    app.register_blueprint(partner.bp)
+    add_nav(app, "account.home", _l("Home"), ALL_ROLES)
+    add_nav(app, "partner.offers", _l("Offers"), PARTNER_ROLES)
+    add_nav(app, "partner.proposals", _l("Proposals"), PARTNER_ROLES)
+    add_nav(app, "partner.deliveries", _l("Deliveries"), PARTNER_ROLES)
+    add_nav(app, "partner.team", _l("Team"), PARTNER_ROLES)
+    add_nav(app, "inbox.inbox", _l("Inbox"), ALL_ROLES)
+    add_nav(app, "inbox.preferences", _l("Notifications"), ALL_ROLES)

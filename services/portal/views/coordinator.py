@@ -14,7 +14,7 @@ from services.portal.auth import COORDINATOR, current_user, roles_required
 from services.portal.clients import ApiError, matching
 from services.portal.forms import PortalForm, whole_number
 from services.portal.views.dp3a import need_form
-from services.portal.views.reference import words
+from services.portal.views.reference import select_choices, words
 
 bp = Blueprint("coordinator", __name__, url_prefix="/koordinator")
 HELP_STATUSES = ("approved", "accepted", "fulfilled")
@@ -45,7 +45,7 @@ def needs():  # type: ignore[no-untyped-def]
         params["status"] = status
     result = matching().get("/api/v1/needs", params=params)
     return render_template("coordinator/needs.html", needs=result.data,
-                           pagination=result.pagination, status=status)
+                           page_meta=result.pagination, status=status)
 
 
 @bp.route("/kebutuhan/baru", methods=["GET", "POST"])
@@ -115,7 +115,7 @@ RATINGS = [("5", _l("5 – excellent")), ("4", _l("4 – good")), ("3", _l("3 �
 
 class DeliveryForm(PortalForm):
     delivered_quantity = StringField(_l("How much was delivered"))
-    rating = RadioField(_l("Rating"), choices=RATINGS, validate_choice=False)
+    rating = RadioField(_l("Rating"), choices=select_choices(RATINGS), validate_choice=False)
     notes = TextAreaField(_l("Notes"))
     facilitator_notes = TextAreaField(_l("How did the facilitators do?"))
 

@@ -20,6 +20,7 @@ from services.portal.views.reference import (
     NeedForm,
     day_start_utc,
     parse_date,
+    select_choices,
     topics,
     words,
 )
@@ -58,7 +59,7 @@ def verification():  # type: ignore[no-untyped-def]
     result = partners().get("/api/v1/organisations", params={
         "status": status, "page": page, "page_size": PAGE_SIZE})
     return render_template("dp3a/verification.html", organisations=result.data,
-                           pagination=result.pagination, status=status)
+                           page_meta=result.pagination, status=status)
 
 
 def _organisation_page(organisation_id: uuid.UUID, form: ReasonForm | None = None,
@@ -123,7 +124,7 @@ def programmes():  # type: ignore[no-untyped-def]
     result = matching().get("/api/v1/programmes", params={"page": page,
                                                           "page_size": PAGE_SIZE})
     return render_template("dp3a/programmes.html", programmes=result.data,
-                           pagination=result.pagination)
+                           page_meta=result.pagination)
 
 
 @bp.route("/program/baru", methods=["GET", "POST"])
@@ -156,8 +157,9 @@ def programme(programme_id: uuid.UUID):  # type: ignore[no-untyped-def]
 def need_form(programmes: list[dict[str, Any]], default_programme: str | None) -> NeedForm:
     """The need form with its programme and topic choices (for DP3A and coordinators)."""
     form = NeedForm()
-    form.programme_id.choices = [(p["id"], f"{p['name']} ({p['region']})") for p in programmes]
-    form.topics.choices = topics()
+    form.programme_id.choices = select_choices(
+        (p["id"], f"{p['name']} ({p['region']})") for p in programmes)
+    form.topics.choices = select_choices(topics())
     if request.method == "GET":
         form.programme_id.data = default_programme
         chosen = next((p for p in programmes if p["id"] == default_programme), None)
@@ -192,15 +194,15 @@ def new_need(programme_id: uuid.UUID):  # type: ignore[no-untyped-def]
 class RunForm(IdempotentForm):
     programme_id = SelectField(_l("Programme"), choices=[], validate_choice=False)
     region = StringField(_l("Region (code)"))
-    kinds = MultiCheckboxField(_l("Kinds of help"), choices=list(KIND_WORDS.items()),
+    kinds = MultiCheckboxField(_l("Kinds of help"), choices=select_choices(KIND_WORDS.items()),
                                validate_choice=False)
 
 
 def _run_form() -> RunForm:
     form = RunForm()
     listed = matching().get("/api/v1/programmes", params={"page_size": 100}).data
-    form.programme_id.choices = [("", _("All programmes"))] + [
-        (p["id"], p["name"]) for p in listed]
+    form.programme_id.choices = select_choices(
+        [("", _("All programmes"))] + [(p["id"], p["name"]) for p in listed])
     return form
 
 
@@ -388,7 +390,7 @@ def audit():  # type: ignore[no-untyped-def]
         if problem.status != 422:
             raise
         error = problem
-    return render_template("dp3a/audit.html", entries=entries, pagination=pagination,
+    return render_template("dp3a/audit.html", entries=entries, page_meta=pagination,
                            sources=AUDIT_SOURCES, source=source, filters=filters,
                            since=request.args.get("since", ""),
                            until=request.args.get("until", ""), error=error,

@@ -10,6 +10,7 @@ from flask import current_app, g
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
+    SelectChoice,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -51,6 +52,11 @@ COMPONENT_WORDS = {"topic_fit": _l("Topic fit"), "text_fit": _l("Similar descrip
                    "proximity": _l("Proximity"), "ring1": _l("Near the organisation's sites"),
                    "window_fit": _l("Period fit"), "quantity_fit": _l("Quantity fit"),
                    "track_record": _l("Track record")}
+
+
+def select_choices(pairs: Any) -> list[SelectChoice]:
+    """WTForms choices from (value, label) pairs (tuples are deprecated in WTForms 3.3)."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def words() -> dict[str, Any]:
@@ -115,20 +121,20 @@ class NeedForm(IdempotentForm):
     """A need of a programme's class; every rule is the matching API's."""
 
     programme_id = SelectField(_l("Programme"), choices=[], validate_choice=False)
-    kind = RadioField(_l("Kind of help"), choices=list(KIND_WORDS.items()),
+    kind = RadioField(_l("Kind of help"), choices=select_choices(KIND_WORDS.items()),
                       validate_choice=False)
     title = StringField(_l("Title"))
     description = TextAreaField(_l("Description"))
     topics = MultiCheckboxField(_l("Topics"), choices=[], validate_choice=False)
     quantity = StringField(_l("Quantity"))
-    unit = SelectField(_l("Unit"), choices=list(UNIT_WORDS.items()), validate_choice=False)
+    unit = SelectField(_l("Unit"), choices=select_choices(UNIT_WORDS.items()), validate_choice=False)
     window_start = StringField(_l("Needed from"), widget=widgets.DateInput())
     window_end = StringField(_l("Needed until"), widget=widgets.DateInput())
     region = StringField(_l("Kelurahan (region code)"))
-    priority = SelectField(_l("Priority"), choices=[(str(n), str(n)) for n in range(5, 0, -1)],
+    priority = SelectField(_l("Priority"), choices=select_choices((str(n), str(n)) for n in range(5, 0, -1)),
                            default="3", validate_choice=False)
     accepted_modes = MultiCheckboxField(_l("Accepted ways of delivery"),
-                                        choices=list(MODE_WORDS.items()),
+                                        choices=select_choices(MODE_WORDS.items()),
                                         default=["onsite", "online", "hybrid"],
                                         validate_choice=False)
     single_offer = BooleanField(_l("All of it must come from one offer"))

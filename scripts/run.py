@@ -16,7 +16,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("MITRA_VAR_DIR", ROOT / "var"))
-SERVICES = [("partners", 8001), ("matching", 8002), ("notify", 8003)]  # portal 8000 follows
+SERVICES = [("partners", 8001), ("matching", 8002), ("notify", 8003)]
+PORTAL_PORT = 8000  # the web pages, started after the APIs
 # Celery processes: (name, arguments after `celery -A services.<service>.worker`). Each
 # service's queues are its own (shared/celery.py), so every service has its worker and beat.
 WORKERS = [
@@ -96,9 +97,17 @@ def main() -> int:
                 *arguments, *extra], env))
         for name, port in SERVICES:
             wait_for(f"http://127.0.0.1:{port}/readyz", name)
+        # The portal calls the APIs; plain http on this machine, so no Secure-only cookie.
+        env.setdefault("SESSION_COOKIE_SECURE", "false")
+        env.setdefault("MATCHING_URL", "http://127.0.0.1:8002")
+        processes.append(start("portal", [
+            sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{PORTAL_PORT}",
+            "services.portal:create_app()"], env))
+        wait_for(f"http://127.0.0.1:{PORTAL_PORT}/healthz", "portal")
         if catcher:
             wait_for(f"http://127.0.0.1:{MAIL_WEB_PORT}/", "mailcatcher")
         print("\nMitra is running (Ctrl-C stops it):")
+        print(f"  portal    http://127.0.0.1:{PORTAL_PORT}/   (sign in with a demo login below)")
         for name, port in SERVICES:
             print(f"  {name:9} http://127.0.0.1:{port}/api/docs   (API docs)")
         if catcher:

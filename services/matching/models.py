@@ -180,6 +180,8 @@ class Delivery(Base):
     confirmed_by: Mapped[str | None] = mapped_column(sa.String(80))
     confirmed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    proposal: Mapped[Proposal] = relationship(lazy="joined", innerjoin=True)
+
     __table_args__ = (
         sa.CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
         sa.CheckConstraint("delivered_quantity >= 0", name="delivered_non_negative"),

@@ -227,6 +227,33 @@ class DeliverySchema(StrictSchema):
     confirmed_at = fields.DateTime(dump_only=True)
 
 
+class DeliveryRecordSchema(Schema):
+    """A confirmed delivery with what it was for: the need, the offer, its unit."""
+
+    id = fields.UUID(dump_only=True)
+    proposal_id = fields.UUID(dump_only=True)
+    organisation_id = fields.UUID(dump_only=True)
+    organisation_name = fields.Function(lambda d: d.proposal.organisation_name, dump_only=True)
+    need_id = fields.Function(lambda d: str(d.proposal.need_id), dump_only=True)
+    need_title = fields.Function(lambda d: d.proposal.need.title, dump_only=True)
+    need_region = fields.Function(lambda d: d.proposal.need.region, dump_only=True)
+    offer_id = fields.Function(lambda d: str(d.proposal.offer_id), dump_only=True)
+    offer_title = fields.Function(lambda d: d.proposal.offer_title, dump_only=True)
+    unit = fields.Function(lambda d: d.proposal.unit, dump_only=True)
+    approved_quantity = fields.Function(lambda d: d.proposal.quantity, dump_only=True)
+    delivered_quantity = fields.Integer(dump_only=True)
+    rating = fields.Integer(dump_only=True)
+    notes = fields.String(dump_only=True)
+    facilitator_notes = fields.String(dump_only=True)
+    confirmed_by = fields.String(dump_only=True)
+    confirmed_at = fields.DateTime(dump_only=True)
+
+
+class DeliveryQueryArgsSchema(StrictSchema):
+    organisation_id = fields.UUID()
+    need_id = fields.UUID()
+
+
 class ReportQueryArgsSchema(StrictSchema):
     period_start = fields.Date(required=True)
     period_end = fields.Date(required=True)

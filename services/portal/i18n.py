@@ -92,4 +92,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["rupiah"] = rupiah
     app.jinja_env.filters["wib"] = wib
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
+    from services.portal.labels import as_globals
+
+    app.jinja_env.globals["labels"] = as_globals()
     app.extensions["portal_babel"] = babel

@@ -315,6 +315,7 @@ ENDPOINTS = [
     Endpoint("POST", "/api/v1/proposals/{proposal_id}/delivery", EDITORS, 201, params=approved,
              body=const({"delivered_quantity": 2, "rating": 5, "notes": "Kelas penuh"})),
 
+    Endpoint("GET", "/api/v1/deliveries", PEOPLE, 200),
     Endpoint("GET", "/api/v1/reports/collaboration", DP3A, 200, query=lambda w, c: {
         "period_start": str(TODAY), "period_end": str(TODAY + timedelta(days=365)),
         "region": "32.75"}),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import re
+from html.parser import HTMLParser
 import threading
 import time
 import uuid
@@ -167,6 +168,60 @@ def page_text(body: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", body))).strip()
 
 
+class FormParser(HTMLParser):
+    """The forms of a page with the values a browser would send as they stand."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[dict[str, Any]] = []
+        self._textarea: str | None = None
+        self._select: str | None = None
+
+    @classmethod
+    def forms(cls, body: str) -> list[dict[str, Any]]:
+        parser = cls()
+        parser.feed(body)
+        return parser.found
+
+    def _add(self, name: str, value: str, multiple: bool = False) -> None:
+        fields = self.found[-1]["fields"]
+        if multiple:
+            fields.setdefault(name, []).append(value)
+        else:
+            fields[name] = value
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: (v if v is not None else "") for k, v in attrs}
+        if tag == "form":
+            self.found.append({"action": a.get("action", ""), "fields": {}})
+        elif not self.found or "name" not in a:
+            return
+        elif tag == "input":
+            kind = a.get("type", "text")
+            if kind in ("checkbox", "radio"):
+                if "checked" in a:
+                    self._add(a["name"], a.get("value", "on"), multiple=kind == "checkbox")
+            elif kind not in ("submit", "button"):
+                self._add(a["name"], a.get("value", ""))
+        elif tag == "textarea":
+            self._textarea = a["name"]
+            self._add(a["name"], "")
+        elif tag == "select":
+            self._select = a["name"]
+        elif tag == "option" and self._select and "selected" in a:
+            self._add(self._select, a.get("value", ""))
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea:
+            self.found[-1]["fields"][self._textarea] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "textarea":
+            self._textarea = None
+        elif tag == "select":
+            self._select = None
+
+
 class Portal:
     """Flask's test client with a person's habits: read a page, fill its form, send it."""
 
@@ -186,20 +241,18 @@ class Portal:
 
     def submit(self, page: str, data: dict[str, Any], action: str | None = None,
                follow: bool = True) -> Any:
-        """Open `page`, take its CSRF token (and hidden fields), POST `data` to `action`."""
+        """Open `page`, fill its form as a browser would (what the page already holds:
+        values, checked boxes, selected options, hidden fields, the CSRF token), change the
+        fields in `data`, and POST it to `action` (by default the page's form)."""
         body = self.get(page).get_data(as_text=True)
-        form: dict[str, Any] = {}
-        for name, value in re.findall(
-                r'<input[^>]*?name="([^"]+)"[^>]*?type="hidden"[^>]*?value="([^"]*)"', body):
-            form.setdefault(name, html.unescape(value))
-        for value, name in re.findall(
-                r'<input[^>]*?type="hidden"[^>]*?value="([^"]*)"[^>]*?name="([^"]+)"', body):
-            form.setdefault(name, html.unescape(value))
-        match = CSRF.search(body)
-        assert match, f"no CSRF token on {page}"
-        form["csrf_token"] = match.group(1) or match.group(2)
+        target = action or page
+        forms = FormParser.forms(body)
+        chosen = next((f for f in forms if f["action"] == target.split("?")[0]), None)
+        if chosen is None:
+            chosen = next(f for f in reversed(forms) if f["action"] != "/keluar")
+        form = dict(chosen["fields"])
         form.update(data)
-        self.last = self.client.post(action or page, data=form, follow_redirects=follow)
+        self.last = self.client.post(target, data=form, follow_redirects=follow)
         return self.last
 
     def sign_in(self, person: Person, password: str = PASSWORD) -> Any:
@@ -234,3 +287,18 @@ def portal_server(system: System) -> Iterator[str]:
 def partners_db_rows(statement: sa.Select) -> list[Any]:
     with partners_db.session_factory() as session:
         return list(session.scalars(statement))
+
+
+@pytest.fixture(scope="package")
+def half_portal(system: System) -> Flask:
+    """The portal with partners answering but matching and notify not."""
+    return create_portal_app(portal_config(system.portal.config["PARTNERS_URL"], DEAD_URL,
+                                           DEAD_URL))
+
+
+def api_json(app: Flask, method: str, path: str, headers: dict[str, str],
+             expect: int = 200, **kwargs: Any) -> Any:
+    """Ask a service directly (in process) what it holds, as `headers`' person."""
+    response = app.test_client().open(path, method=method, headers=headers, **kwargs)
+    assert response.status_code == expect, response.get_data(as_text=True)
+    return response.json

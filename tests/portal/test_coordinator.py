@@ -119,7 +119,7 @@ def test_confirming_delivery_fulfils_the_proposal_with_the_rating(system, people
 
     portal = signed_in(system, user)
     waiting = text(portal.get("/koordinator/bantuan"))
-    assert "Pelatih Jatimekar" in waiting and "Diterima mitra" in waiting
+    assert "Pelatih Jatimekar" in waiting and "Diterima" in waiting
     path = f"/koordinator/bantuan/{proposal['id']}/diterima"
     form = portal.get(path)
     assert 'value="3"' in form.get_data(as_text=True)  # the approved quantity, to confirm
@@ -133,7 +133,7 @@ def test_confirming_delivery_fulfils_the_proposal_with_the_rating(system, people
                                 "notes": "Kelas penuh, materi jelas",
                                 "facilitator_notes": "Fasilitator sigap"})
     assert "Terima kasih: penerimaan sudah dikonfirmasi dan dinilai." in text(page)
-    assert "Pelatih pemasaran digital" in text(page) and "Sudah diterima" in text(page)
+    assert "Pelatih pemasaran digital" in text(page) and "Tersalurkan" in text(page)
     with matching_db.session_factory() as session:
         assert session.get(Proposal, uuid.UUID(proposal["id"])).status == "fulfilled"
         delivery = session.scalar(sa.select(Delivery).where(

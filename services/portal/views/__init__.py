@@ -16,7 +16,6 @@ def register(app: Flask) -> None:
     app.register_blueprint(partner.bp)
     add_nav(app, "account.home", _l("Home"), ALL_ROLES)
     register_dp3a_and_coordinators(app)
-    return
     add_nav(app, "partner.offers", _l("Offers"), PARTNER_ROLES)
     add_nav(app, "partner.proposals", _l("Proposals"), PARTNER_ROLES)
     add_nav(app, "partner.deliveries", _l("Deliveries"), PARTNER_ROLES)

@@ -6,11 +6,11 @@ import uuid
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, RadioField, SelectMultipleField, widgets
+from wtforms import BooleanField, RadioField
 
 from services.portal.auth import login_required
 from services.portal.clients import ApiError, notify
-from services.portal.forms import PortalForm
+from services.portal.forms import MultiCheckboxField, PortalForm, choices
 
 bp = Blueprint("inbox", __name__)
 PAGE_SIZE = 20
@@ -36,21 +36,16 @@ def mark_read(notification_id: uuid.UUID):  # type: ignore[no-untyped-def]
     return redirect(url_for("inbox.inbox"))
 
 
-class MultiCheckboxField(SelectMultipleField):
-    widget = widgets.ListWidget(prefix_label=False)
-    option_widget = widgets.CheckboxInput()
-
-
 CHANNEL_LABELS = {"email": _l("Email"), "inapp": _l("Inbox in this portal")}
 
 
 class PreferencesForm(PortalForm):
     locale = RadioField(_l("Language of my messages"),
-                        choices=[("id", "Bahasa Indonesia"), ("en", "English")])
+                        choices=choices([("id", "Bahasa Indonesia"), ("en", "English")]))
     channels = MultiCheckboxField(_l("Send me messages by"),
-                                  choices=list(CHANNEL_LABELS.items()))
+                                  choices=choices(CHANNEL_LABELS.items()), validate_choice=False)
     muted = BooleanField(_l("Pause all messages"))
-    api_fields = {"preferences": "channels"}
+    api_fields = {"preferences": "channels", "preferences.0.channels.0": "channels"}
 
 
 @bp.route("/preferensi", methods=["GET", "POST"])

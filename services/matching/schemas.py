@@ -265,3 +265,48 @@ class ReportQueryArgsSchema(StrictSchema):
         errors = _window_errors(data, "period_start", "period_end")
         if errors:
             raise ValidationError(errors)
+
+
+class AlternativeQueryArgsSchema(StrictSchema):
+    limit = fields.Integer(validate=validate.Range(min=1, max=50), load_default=10)
+
+
+class AlternativeSchema(Schema):
+    """Another offer that could serve the proposal's need, scored as a run would today."""
+
+    offer_id = fields.UUID(dump_only=True)
+    offer_title = fields.String(dump_only=True)
+    organisation_id = fields.UUID(dump_only=True)
+    organisation_name = fields.String(dump_only=True)
+    organisation_kind = fields.String(dump_only=True)
+    quantity = fields.Integer(dump_only=True, metadata={
+        "description": "What this offer alone could give the need."})
+    unit = fields.String(dump_only=True)
+    offer_remaining = fields.Integer(dump_only=True)
+    score = fields.Float(dump_only=True)
+    explanation = fields.Dict(dump_only=True)
+    proposal_id = fields.UUID(dump_only=True, allow_none=True, metadata={
+        "description": "The same run's proposal of this offer for the need, if any."})
+    proposal_status = fields.String(dump_only=True, allow_none=True)
+
+
+class AuditEntrySchema(Schema):
+    id = fields.UUID(dump_only=True)
+    occurred_at = fields.DateTime(dump_only=True)
+    actor_id = fields.String(dump_only=True, allow_none=True)
+    actor_role = fields.String(dump_only=True, allow_none=True)
+    action = fields.String(dump_only=True)
+    object_type = fields.String(dump_only=True)
+    object_id = fields.String(dump_only=True)
+    before = fields.Dict(dump_only=True, allow_none=True)
+    after = fields.Dict(dump_only=True, allow_none=True)
+    request_id = fields.String(dump_only=True, allow_none=True)
+
+
+class AuditQueryArgsSchema(StrictSchema):
+    object_type = Text(min=1, max=40)
+    object_id = Text(min=1, max=80)
+    actor_id = Text(min=1, max=80)
+    action = Text(min=1, max=80)
+    since = fields.AwareDateTime(default_timezone=None)
+    until = fields.AwareDateTime(default_timezone=None)

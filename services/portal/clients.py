@@ -98,6 +98,8 @@ class ApiClient:
         data = None
         if response.content and "json" in response.headers.get("Content-Type", ""):
             data = response.json()
+        elif response.content:  # e.g. a report as text/csv
+            data = response.text
         raw_pagination = response.headers.get("X-Pagination")
         pagination = json.loads(raw_pagination) if raw_pagination else {}
         return ApiResult(data=data, status=response.status_code,

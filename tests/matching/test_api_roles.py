@@ -319,6 +319,9 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/reports/collaboration", DP3A, 200, query=lambda w, c: {
         "period_start": str(TODAY), "period_end": str(TODAY + timedelta(days=365)),
         "region": "32.75"}),
+    Endpoint("GET", "/api/v1/proposals/{proposal_id}/alternatives", DP3A, 200,
+             params=proposed),
+    Endpoint("GET", "/api/v1/audit-log", DP3A, 200, query=const({"object_type": "need"})),
 ]
 BY_LABEL = {endpoint.label: endpoint for endpoint in ENDPOINTS}
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}

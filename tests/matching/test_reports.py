@@ -128,6 +128,13 @@ def test_the_collaboration_report_after_a_whole_loop(world, loop):
         {"partner_kind": "company", "matches": 1, "rupiah": 20_000_000, "share_pct": 50.0},
         {"partner_kind": "university", "matches": 1, "sessions": 4, "share_pct": 50.0},
     ]
+    month = TODAY.strftime("%Y-%m")  # both deliveries were confirmed today (WIB)
+    assert data["delivered_by_partner_kind_per_month"] == [
+        {"month": month, "partner_kind": "company", "matches": 1, "rupiah": 20_000_000,
+         "share_pct": 50.0},
+        {"month": month, "partner_kind": "university", "matches": 1, "sessions": 4,
+         "share_pct": 50.0},
+    ]
     assert data["rupiah_committed_by_source"] == [
         {"organisation": company.name, "organisation_kind": "company", "amount_idr": 20_000_000}]
     assert data["coverage_per_kelurahan"] == [
@@ -161,12 +168,15 @@ def figures(data: dict[str, Any]) -> dict[tuple[str, str, str], str]:
         for status, count in statuses.items():
             out[("needs_by_kind_and_status", kind, status)] = str(count)
     keys = {"demand": lambda r: f"{r['kind']}/{r['unit']}",
+            "delivered_by_partner_kind_per_month":
+                lambda r: f"{r['month']}/{r['partner_kind']}",
             "delivered_by_partner_kind": lambda r: r["partner_kind"],
             "rupiah_committed_by_source": lambda r: r["organisation"],
             "coverage_per_kelurahan": lambda r: r["region"],
             "unmet_by_topic": lambda r: r["topic"],
             "ratings": lambda r: r["organisation"]}
     hidden = {"demand": {"kind", "unit"}, "delivered_by_partner_kind": {"partner_kind"},
+              "delivered_by_partner_kind_per_month": {"month", "partner_kind"},
               "rupiah_committed_by_source": {"organisation"},
               "coverage_per_kelurahan": {"region"}, "unmet_by_topic": {"topic"},
               "ratings": {"organisation"}}
@@ -212,8 +222,31 @@ def test_the_report_keeps_to_its_region_and_period(world, loop):
     assert last_year["needs_by_kind_and_status"] == {}
     assert last_year["demand"] == [] and last_year["coverage_per_kelurahan"] == []
     assert last_year["rupiah_committed_by_source"] == [] and last_year["ratings"] == []
+    assert last_year["delivered_by_partner_kind_per_month"] == []
     assert last_year["median_days_to_approval"] is None
     empty_csv = report(world, format="csv", period_start=str(TODAY - timedelta(days=400)),
                        period_end=str(TODAY - timedelta(days=30)))
     assert list(csv.reader(io.StringIO(empty_csv.get_data(as_text=True)))) == [
         ["section", "key", "field", "value"], ["median_days_to_approval", "", "days", ""]]
+
+
+def test_the_share_by_partner_kind_month_by_month(world, loop):
+    """Each month's deliveries (by the WIB month they were confirmed) with each partner
+    kind's share of that month."""
+    earlier = TODAY - timedelta(days=40)
+    with matching_db.session_factory() as session:
+        session.execute(sa.update(Proposal).where(
+            Proposal.organisation_kind == "university", Proposal.status == "fulfilled").values(
+            fulfilled_at=sa.func.now() - timedelta(days=40)))
+        session.commit()
+    data = report(world).json
+    assert data["delivered_by_partner_kind_per_month"] == [
+        {"month": earlier.strftime("%Y-%m"), "partner_kind": "university", "matches": 1,
+         "sessions": 4, "share_pct": 100.0},
+        {"month": TODAY.strftime("%Y-%m"), "partner_kind": "company", "matches": 1,
+         "rupiah": 20_000_000, "share_pct": 100.0},
+    ]
+    rows = list(csv.reader(io.StringIO(report(world, format="csv").get_data(as_text=True))))
+    assert ["delivered_by_partner_kind_per_month",
+            f"{earlier.strftime('%Y-%m')}/university", "sessions", "4"] in rows
+

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_smorest import Api
 
 from services.matching.api import (
+    audit_log,
     deliveries,
     match_runs,
     needs,
@@ -14,5 +15,5 @@ from services.matching.api import (
 
 
 def register(api: Api) -> None:
-    for module in (programmes, needs, match_runs, proposals, deliveries, reports):
+    for module in (programmes, needs, match_runs, proposals, deliveries, reports, audit_log):
         api.register_blueprint(module.blp)

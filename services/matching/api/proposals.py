@@ -11,8 +11,10 @@ from sqlalchemy import select
 
 from services.matching.clients import partners
 from services.matching.models import Need, Proposal, db
-from services.matching.operations import decisions
+from services.matching.operations import alternatives, decisions
 from services.matching.schemas import (
+    AlternativeQueryArgsSchema,
+    AlternativeSchema,
     DecisionResultSchema,
     DecisionSchema,
     DeclineSchema,
@@ -23,6 +25,7 @@ from services.matching.schemas import (
 )
 from shared.auth import ALL_USER_ROLES, DP3A_ROLES, PARTNER_ROLES, allow, current_actor
 from shared.errors import Problem, abort
+from shared.http_client import ServiceUnavailable
 from shared.pagination import PAGINATION_ARGS, SelectPage
 
 blp = Blueprint("proposals", __name__, description="Proposals and decisions")
@@ -69,6 +72,22 @@ class ProposalItem(MethodView):
         if proposal is None:
             abort(404, "No proposal with this id.")
         return proposal
+
+
+@blp.route("/api/v1/proposals/<uuid:proposal_id>/alternatives")
+class ProposalAlternatives(MethodView):
+    @allow(DP3A_ROLES)
+    @blp.arguments(AlternativeQueryArgsSchema, location="query")
+    @blp.response(200, AlternativeSchema(many=True))
+    def get(self, args: dict, proposal_id: uuid.UUID):
+        """The other offers that could serve the proposal's need today, best first"""
+        try:
+            return alternatives.for_proposal(db.session, proposal_id,
+                                             partners().active_offers, args["limit"])
+        except ServiceUnavailable:
+            abort(503, "The active offers could not be read from the partners service. "
+                       "Please try again in a moment.", type="partners-unavailable",
+                  headers={"Retry-After": "5"})
 
 
 @blp.route("/api/v1/proposals/approve")

@@ -24,7 +24,7 @@ Decisions worth knowing:
   carry it all are not candidates; where the flow splits one, a repair or an exact MILP
   (HiGHS) decides (solver.py).
 """
-from services.matching.engine.match import PHASES, match
+from services.matching.engine.match import PHASES, candidates, match
 from services.matching.engine.model import (
     KINDS,
     MODES,
@@ -44,5 +44,5 @@ from services.matching.engine.solver import SCORE_RESOLUTION, SolverError
 __all__ = [
     "COMPONENTS", "KINDS", "MODES", "PHASES", "SCORE_RESOLUTION", "UNITS", "MatchResult",
     "ModelError", "Need", "Offer", "Organisation", "Proposal", "SolverError", "TrackRecord",
-    "Weights", "match",
+    "Weights", "candidates", "match",
 ]

@@ -156,3 +156,33 @@ def _match(needs: Sequence[Need], offers: Sequence[Offer],
     }
     covered = {need.id: int(c) for need, c in zip(needs, covered_by_need.tolist(), strict=True)}
     return MatchResult(proposals, covered, stats, problems or [])
+
+
+def candidates(needs: Sequence[Need], offers: Sequence[Offer],
+               weights: Weights | Mapping[str, float] | None = None,
+               track_records: Mapping[str, TrackRecord | Mapping[str, Any]] | None = None,
+               ) -> list[Proposal]:
+    """Every candidate pair (all hard rules hold), scored and explained, without solving:
+    per need, best score first. `quantity` is what the offer alone could give the need
+    (the smaller of the need's quantity and the offer's remaining capacity). The review
+    page shows these as the alternatives to what a run proposed."""
+    weights = weights if isinstance(weights, Weights) else Weights.from_dict(weights)
+    records = {org: r if isinstance(r, TrackRecord) else TrackRecord.from_dict(r)
+               for org, r in (track_records or {}).items()}
+    cols = build_columns(needs, offers, records)
+    edges = candidate_edges(cols)
+    if not len(edges):
+        return []
+    text = None
+    if weights.text_fit > 0:
+        text = term_vectors([n.description for n in needs]
+                            + [f"{o.title} {o.description}" for o in offers])
+    parts, score = score_edges(cols, edges, weights, text)
+    every = np.arange(len(edges))
+    order = every[np.lexsort((-score, edges.need))]
+    flows = np.minimum(cols.n_quantity[edges.need], cols.o_remaining[edges.offer])
+    explanations = explain(cols, edges, order, flows, parts, score, weights, text)
+    return list(map(Proposal, _gather_ids(cols.needs, edges.need[order]),
+                    _gather_ids(cols.offers, edges.offer[order]), flows[order].tolist(),
+                    np.round(score[order], 4).tolist(), explanations))
+

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.matching.models import HOLDING, Delivery, Need, Proposal
+from shared.clock import WIB
 from shared.regions import catalogue
 
 
@@ -48,6 +49,8 @@ def collaboration(session: Session, period_start: date, period_end: date,
                 unmet[topic][key] = unmet[topic].get(key, 0) + need.quantity - need.covered
 
     delivered: dict[str, dict[str, int]] = defaultdict(lambda: {"matches": 0})
+    # Help delivered per month (of the delivery, in WIB) and partner kind: the share over time.
+    monthly: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"matches": 0})
     rupiah_by_source: dict[str, dict[str, Any]] = {}
     days_to_approval = []
     for proposal in proposals:
@@ -56,6 +59,11 @@ def collaboration(session: Session, period_start: date, period_end: date,
             share = delivered[proposal.organisation_kind]
             share["matches"] += 1
             share[proposal.unit] = share.get(proposal.unit, 0) + proposal.quantity
+            if proposal.fulfilled_at is not None:
+                month = proposal.fulfilled_at.astimezone(WIB).strftime("%Y-%m")
+                row = monthly[(month, proposal.organisation_kind)]
+                row["matches"] += 1
+                row[proposal.unit] = row.get(proposal.unit, 0) + proposal.quantity
         if proposal.unit == "rupiah":
             source = rupiah_by_source.setdefault(str(proposal.organisation_id), {
                 "organisation": proposal.organisation_name,
@@ -80,6 +88,7 @@ def collaboration(session: Session, period_start: date, period_end: date,
         "delivered_by_partner_kind": [
             {"partner_kind": kind, **row, "share_pct": _pct(row["matches"], total_matches)}
             for kind, row in sorted(delivered.items())],
+        "delivered_by_partner_kind_per_month": _monthly_shares(monthly),
         "rupiah_committed_by_source": sorted(rupiah_by_source.values(),
                                              key=lambda r: -r["amount_idr"]),
         "coverage_per_kelurahan": [
@@ -94,6 +103,16 @@ def collaboration(session: Session, period_start: date, period_end: date,
                      "mean_rating": round(sum(values) / len(values), 2), "ratings": len(values)}
                     for org, values in sorted(ratings.items())],
     }
+
+
+def _monthly_shares(monthly: dict[tuple[str, str], dict[str, int]]) -> list[dict[str, Any]]:
+    """Rows per month and partner kind, with each kind's share of that month's matches."""
+    totals: dict[str, int] = defaultdict(int)
+    for (month, _), row in monthly.items():
+        totals[month] += row["matches"]
+    return [{"month": month, "partner_kind": kind, **row,
+             "share_pct": _pct(row["matches"], totals[month])}
+            for (month, kind), row in sorted(monthly.items())]
 
 
 def _pct(part: int, whole: int) -> float:
@@ -119,6 +138,11 @@ def as_csv(report: dict[str, Any]) -> str:
         for name, value in row.items():
             if name not in ("kind", "unit"):
                 writer.writerow(["demand", f"{row['kind']}/{row['unit']}", name, value])
+    for row in report["delivered_by_partner_kind_per_month"]:
+        for name, value in row.items():
+            if name not in ("month", "partner_kind"):
+                writer.writerow(["delivered_by_partner_kind_per_month",
+                                 f"{row['month']}/{row['partner_kind']}", name, value])
     for section, key in (("delivered_by_partner_kind", "partner_kind"),
                          ("rupiah_committed_by_source", "organisation"),
                          ("coverage_per_kelurahan", "region"), ("unmet_by_topic", "topic"),

@@ -162,10 +162,12 @@ def run_needs(session: Session, run_id: uuid.UUID) -> list[sa.Row[Any]]:
         .order_by(Need.id)).all())
 
 
-def engine_need(need: Need | sa.Row[Any]) -> EngineNeed:
+def engine_need(need: Need | sa.Row[Any], quantity: int | None = None) -> EngineNeed:
+    """The need as the engine sees it: what is left to cover (or `quantity`)."""
     return EngineNeed.from_dict({
         "id": str(need.id), "kind": need.kind, "topics": need.topics,
-        "quantity": need.quantity - need.covered, "unit": need.unit,
+        "quantity": quantity if quantity is not None else need.quantity - need.covered,
+        "unit": need.unit,
         "window_start": need.window_start, "window_end": need.window_end,
         "region": need.region, "priority": need.priority,
         "accepted_modes": need.accepted_modes, "single_offer": need.single_offer,

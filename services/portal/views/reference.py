@@ -1,0 +1,155 @@
+"""What the DP3A, coordinator and dashboard pages share: words for the APIs' codes, the
+topic vocabulary and region names (from partners), and the form of a need."""
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime, timezone
+from typing import Any
+
+from flask import current_app, g
+from flask_babel import lazy_gettext as _l
+from wtforms import (
+    BooleanField,
+    SelectChoice,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    widgets,
+)
+
+from services.portal.clients import partners
+from services.portal.forms import IdempotentForm, blank_to_none, whole_number
+from services.portal.i18n import select_language
+
+STATUS_WORDS = {
+    "pending": _l("Awaiting verification"), "verified": _l("Verified"),
+    "rejected": _l("Rejected"), "suspended": _l("Suspended"),
+    "proposed": _l("Proposed"), "approved": _l("Approved"), "accepted": _l("Accepted"),
+    "fulfilled": _l("Delivered"), "declined": _l("Declined"), "superseded": _l("Superseded"),
+    "stale": _l("Stale"), "unchanged": _l("Unchanged"),
+    "open": _l("Open"), "partially_matched": _l("Partly matched"), "matched": _l("Matched"),
+    "cancelled": _l("Cancelled"), "queued": _l("Queued"), "running": _l("Running"),
+    "succeeded": _l("Succeeded"), "failed": _l("Failed"),
+}
+KIND_WORDS = {"funding": _l("Funding"), "module": _l("Module"), "trainer": _l("Trainer"),
+              "facility": _l("Facility")}
+ORGANISATION_KIND_WORDS = {"company": _l("Company"), "university": _l("University"),
+                           "ngo": _l("NGO"), "government": _l("Government")}
+UNIT_WORDS = {"rupiah": _l("rupiah"), "sessions": _l("sessions"), "seats": _l("seats"),
+              "units": _l("units")}
+MODE_WORDS = {"onsite": _l("On site"), "online": _l("Online"), "hybrid": _l("Hybrid")}
+PHASE_WORDS = {"fetching_offers": _l("Reading the active offers"), "scoring": _l("Scoring"),
+               "solving": _l("Finding the best assignment"), "saving": _l("Saving proposals")}
+RULE_WORDS = {"same_kind": _l("Same kind of help"), "same_unit": _l("Same unit"),
+              "offer_active": _l("Offer active, organisation verified"),
+              "capacity": _l("Capacity left"), "windows_overlap": _l("Periods overlap"),
+              "delivery": _l("Can be delivered in the need's region"),
+              "shared_topic": _l("At least one shared topic"),
+              "not_excluded": _l("Organisation not excluded by the need")}
+COMPONENT_WORDS = {"topic_fit": _l("Topic fit"), "text_fit": _l("Similar descriptions"),
+                   "proximity": _l("Proximity"), "ring1": _l("Near the organisation's sites"),
+                   "window_fit": _l("Period fit"), "quantity_fit": _l("Quantity fit"),
+                   "track_record": _l("Track record")}
+
+
+def select_choices(pairs: Any) -> list[SelectChoice]:
+    """WTForms choices from (value, label) pairs (tuples are deprecated in WTForms 3.3)."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def words() -> dict[str, Any]:
+    """The dictionaries above, for templates."""
+    return {"statuses": STATUS_WORDS, "kinds": KIND_WORDS, "units": UNIT_WORDS,
+            "organisation_kinds": ORGANISATION_KIND_WORDS, "modes": MODE_WORDS,
+            "phases": PHASE_WORDS, "rules": RULE_WORDS, "components": COMPONENT_WORDS}
+
+
+def topics() -> list[tuple[str, str]]:
+    """(code, label in the reader's language) of the active topics, once per request."""
+    if "portal_topics" not in g:
+        label = "label_en" if select_language() == "en" else "label_id"
+        g.portal_topics = [(t["code"], t[label]) for t in partners().get("/api/v1/topics").data]
+    return g.portal_topics
+
+
+def topic_label(code: str) -> str:
+    return dict(topics()).get(code, code)
+
+
+_regions_lock = threading.Lock()
+
+
+def regions_under(parent: str) -> list[dict[str, Any]]:
+    """The regions directly under `parent` (the catalogue never changes while running, so the
+    answer is kept for the life of the process)."""
+    cache = current_app.extensions.setdefault("portal_regions", {})
+    with _regions_lock:
+        if parent not in cache:
+            cache[parent] = partners().get("/api/v1/regions", params={"parent": parent},
+                                           token=None).data
+        return cache[parent]
+
+
+def kelurahan_of(city: str) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Each kecamatan of `city` with its kelurahan (desa), in the catalogue's order."""
+    return [(kecamatan, regions_under(kecamatan["code"])) for kecamatan in regions_under(city)]
+
+
+def parse_date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def day_start_utc(day: date) -> str:
+    """The start of a WIB calendar day as an aware ISO time (for the audit log's filters)."""
+    from services.portal.i18n import WIB
+
+    return datetime(day.year, day.month, day.day, tzinfo=WIB).astimezone(
+        timezone.utc).isoformat()
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class NeedForm(IdempotentForm):
+    """A need of a programme's class; every rule is the matching API's."""
+
+    programme_id = SelectField(_l("Programme"), choices=[], validate_choice=False)
+    kind = RadioField(_l("Kind of help"), choices=select_choices(KIND_WORDS.items()),
+                      validate_choice=False)
+    title = StringField(_l("Title"))
+    description = TextAreaField(_l("Description"))
+    topics = MultiCheckboxField(_l("Topics"), choices=[], validate_choice=False)
+    quantity = StringField(_l("Quantity"))
+    unit = SelectField(_l("Unit"), choices=select_choices(UNIT_WORDS.items()), validate_choice=False)
+    window_start = StringField(_l("Needed from"), widget=widgets.DateInput())
+    window_end = StringField(_l("Needed until"), widget=widgets.DateInput())
+    region = StringField(_l("Kelurahan (region code)"))
+    priority = SelectField(_l("Priority"), choices=select_choices((str(n), str(n)) for n in range(5, 0, -1)),
+                           default="3", validate_choice=False)
+    accepted_modes = MultiCheckboxField(_l("Accepted ways of delivery"),
+                                        choices=select_choices(MODE_WORDS.items()),
+                                        default=["onsite", "online", "hybrid"],
+                                        validate_choice=False)
+    single_offer = BooleanField(_l("All of it must come from one offer"))
+
+    def body(self) -> dict[str, Any]:
+        """The API's request body, as typed (the API says what is wrong)."""
+        return {
+            "programme_id": self.programme_id.data or None, "kind": self.kind.data or None,
+            "title": self.title.data or "", "description": self.description.data or "",
+            "topics": list(self.topics.data or []),
+            "quantity": whole_number(self.quantity.data, rupiah=self.unit.data == "rupiah"),
+            "unit": self.unit.data, "window_start": blank_to_none(self.window_start.data),
+            "window_end": blank_to_none(self.window_end.data),
+            "region": blank_to_none(self.region.data),
+            "priority": int(self.priority.data or 3),
+            "accepted_modes": list(self.accepted_modes.data or []),
+            "single_offer": bool(self.single_offer.data),
+        }

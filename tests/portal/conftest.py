@@ -6,19 +6,23 @@ client (it calls the APIs over HTTP) and, for the browser tests, served on a liv
 from __future__ import annotations
 
 import html
+import os
 import re
-from html.parser import HTMLParser
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
 
 from services.matching.models import db as matching_db
@@ -302,3 +306,37 @@ def api_json(app: Flask, method: str, path: str, headers: dict[str, str],
     response = app.test_client().open(path, method=method, headers=headers, **kwargs)
     assert response.status_code == expect, response.get_data(as_text=True)
     return response.json
+
+
+# --- the browser: Debian's Chromium driven by Playwright ---------------------------------------
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+PHONE = {"width": 390, "height": 844}  # most users are on a phone
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        # Debian's Chromium, never a browser Playwright would download; no sandbox as root.
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="package")
+def axe() -> Axe:
+    return Axe()
+
+
+def look(page: Page, axe: Axe, language: str, name: str) -> None:
+    """Save the page as tests/artifacts/<language>-<name>.png and check its accessibility."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{language}-{name}.png"), full_page=True)
+    results = axe.run(page)
+    serious = [(v["id"], v["impact"], [node["target"] for node in v["nodes"]][:3])
+               for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert serious == [], f"{name} ({language}): {serious}"
+
+

@@ -4,22 +4,16 @@ submit an offer, find it listed. Each main page is saved as a screenshot under
 tests/artifacts/ and checked with axe-core: no serious or critical accessibility violation."""
 from __future__ import annotations
 
-import os
 import random
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from shared.clock import today_wib
-
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-PHONE = {"width": 390, "height": 844}  # most users are on a phone
+from tests.portal.conftest import PHONE, look
 
 WORDS = {
     "id": {"register": "Daftarkan organisasi Anda", "org_name": "Nama organisasi",
@@ -53,31 +47,6 @@ WORDS = {
            "notifications": "Notifications", "team": "Team", "proposals": "Proposals",
            "deliveries": "Deliveries"},
 }
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        # Debian's Chromium, never a browser Playwright would download; no sandbox as root.
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-@pytest.fixture(scope="module")
-def axe() -> Axe:
-    return Axe()
-
-
-def look(page: Page, axe: Axe, language: str, name: str) -> None:
-    """Save the page as tests/artifacts/<language>-<name>.png and check its accessibility."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{language}-{name}.png"), full_page=True)
-    results = axe.run(page)
-    serious = [(v["id"], v["impact"], [node["target"] for node in v["nodes"]][:3])
-               for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
-    assert serious == [], f"{name} ({language}): {serious}"
 
 
 @pytest.mark.parametrize("language", ["id", "en"])

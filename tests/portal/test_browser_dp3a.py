@@ -1,6 +1,6 @@
 """The DP3A officer's path in headless Chromium (Debian's, via Playwright), in Bahasa
 Indonesia and in English: the verification queue → verify; start a match run → watch its
-progress (the page refreshes itself, no script) → approve; the collaboration dashboard.
+progress (its script follows the run, then reloads) → approve; the collaboration dashboard.
 Screenshots under tests/artifacts/, axe-core on each main page (as tests/portal/test_browser.py)."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.partners.conftest import PASSWORD
 from tests.portal.officers import TODAY, api, person_of
-from tests.portal.test_browser import PHONE, axe, browser, look  # noqa: F401 - fixtures
+from tests.portal.conftest import PHONE, look
 
 WORDS = {
     "id": {"menu": "Menu utama", "verification": "Verifikasi", "verify": "Verifikasi",
@@ -74,7 +74,7 @@ def test_the_officer_verifies_runs_approves_and_reads_the_dashboard(
     page.get_by_role("button", name=words["verify"], exact=True).click()
     expect(page.get_by_text(words["verified"])).to_be_visible()
 
-    # Start a run for the programme; its page refreshes itself until the run is done.
+    # Start a run for the programme; its page follows the run until it is done.
     nav.get_by_role("link", name=words["runs"], exact=True).click()
     page.get_by_label(words["programme"], exact=True).select_option(label=world["programme"])
     look(page, axe, language, "dp3a-runs")

@@ -233,7 +233,7 @@ def test_reject_a_proposal_with_a_reason(system, desk):
             "Jadwal bentrok dengan kelas")
 
 
-def test_the_run_page_shows_progress_and_refreshes_itself_while_running(desk):
+def test_the_run_page_shows_progress_and_follows_it_while_running(desk):
     with matching_db.session_factory() as session:
         run = MatchRun(status="running", scope={}, weights={}, phase="scoring", progress=0.4,
                        phases={"fetching_offers": 1.0, "scoring": 0.4}, stats={})
@@ -242,16 +242,22 @@ def test_the_run_page_shows_progress_and_refreshes_itself_while_running(desk):
         run_id = run.id
     page = desk.get(f"/dp3a/pencocokan/{run_id}")
     body = page.get_data(as_text=True)
-    assert '<meta http-equiv="refresh" content="2">' in body
     assert '<progress id="run-progress" max="100" value="40">' in body
     assert "Berjalan" in text(page) and "Menilai" in text(page) and "40%" in text(page)
-    assert "<script" not in body
+    # The page's script follows the run through the portal; without it, a link refreshes.
+    assert f'data-progress-url="/dp3a/pencocokan/{run_id}/kemajuan"' in body
+    assert 'src="/static/run-progress.js"' in body and "http-equiv" not in body
+    assert f'href="/dp3a/pencocokan/{run_id}"' in body
+    progress = desk.get(f"/dp3a/pencocokan/{run_id}/kemajuan").get_json()
+    assert progress == {"status": "running", "active": True, "percent": 40,
+                        "phase_label": "Menilai", "poll_ms": 2000}
     with matching_db.session_factory() as session:
         session.execute(sa.update(MatchRun).where(MatchRun.id == run_id).values(
             status="failed", error="Uji: gagal", finished_at=sa.func.now()))
         session.commit()
+    assert desk.get(f"/dp3a/pencocokan/{run_id}/kemajuan").get_json()["active"] is False
     page = desk.get(f"/dp3a/pencocokan/{run_id}")
-    assert 'http-equiv="refresh"' not in page.get_data(as_text=True)
+    assert "run-progress.js" not in page.get_data(as_text=True)
     assert "Gagal" in text(page) and "Uji: gagal" in text(page)
 
 

@@ -28,7 +28,7 @@ from services.portal.views.reference import (
 bp = Blueprint("dp3a", __name__, url_prefix="/dp3a")
 PAGE_SIZE = 25
 ACTIVE_RUN = ("queued", "running")
-REFRESH_SECONDS = 2
+POLL_SECONDS = 2  # how often a running run's page asks for its progress
 
 
 @bp.context_processor
@@ -249,7 +249,8 @@ class DecideManyForm(PortalForm):
 @bp.get("/pencocokan/<uuid:run_id>")
 @roles_required(DP3A_ROLES)
 def run(run_id: uuid.UUID):  # type: ignore[no-untyped-def]
-    """The run's progress (the page reloads itself while it works), then its proposals."""
+    """The run's progress (static/run-progress.js follows it while it works, then reloads
+    the page; without scripts a link refreshes it), then its proposals."""
     found = matching().get(f"/api/v1/match-runs/{run_id}").data
     proposals: list[dict[str, Any]] = []
     if found["status"] == "succeeded":
@@ -257,8 +258,22 @@ def run(run_id: uuid.UUID):  # type: ignore[no-untyped-def]
             "run_id": str(run_id), "page_size": 100}).data
     return render_template("dp3a/run.html", run=found, proposals=proposals,
                            form=DecideManyForm(formdata=None),
-                           refresh=REFRESH_SECONDS if found["status"] in ACTIVE_RUN else None,
-                           percent=round(100 * float(found.get("progress") or 0)))
+                           active=found["status"] in ACTIVE_RUN, **_progress(found))
+
+
+@bp.get("/pencocokan/<uuid:run_id>/kemajuan")
+@roles_required(DP3A_ROLES)
+def run_progress(run_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """The run's progress for the page's script: percent, phase in words, still working."""
+    found = matching().get(f"/api/v1/match-runs/{run_id}").data
+    return {"status": found["status"], "active": found["status"] in ACTIVE_RUN,
+            "poll_ms": POLL_SECONDS * 1000, **_progress(found)}
+
+
+def _progress(run: dict[str, Any]) -> dict[str, Any]:
+    phase = run.get("phase")
+    return {"percent": round(100 * float(run.get("progress") or 0)),
+            "phase_label": str(words()["phases"].get(phase, phase)) if phase else ""}
 
 
 @bp.post("/usulan/setujui")

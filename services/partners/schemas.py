@@ -386,24 +386,3 @@ class CapacitySchema(Schema):
 
 
 # --- audit ----------------------------------------------------------------------------------
-
-class AuditEntrySchema(Schema):
-    id = fields.UUID(dump_only=True)
-    occurred_at = fields.DateTime(dump_only=True)
-    actor_id = fields.String(dump_only=True, allow_none=True)
-    actor_role = fields.String(dump_only=True, allow_none=True)
-    action = fields.String(dump_only=True)
-    object_type = fields.String(dump_only=True)
-    object_id = fields.String(dump_only=True)
-    before = fields.Dict(dump_only=True, allow_none=True)
-    after = fields.Dict(dump_only=True, allow_none=True)
-    request_id = fields.String(dump_only=True, allow_none=True)
-
-
-class AuditQueryArgsSchema(StrictSchema):
-    object_type = Text(min=1, max=40)
-    object_id = Text(min=1, max=80)
-    actor_id = Text(min=1, max=80)
-    action = Text(min=1, max=80)
-    since = fields.AwareDateTime(default_timezone=None)
-    until = fields.AwareDateTime(default_timezone=None)

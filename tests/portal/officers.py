@@ -77,10 +77,10 @@ def start_run(portal: Portal, programme_id: str) -> str:
 
 
 def finished_run_page(portal: Portal, run_id: str) -> Any:
-    """Reload the run's page, as the browser does, until it stops asking to refresh."""
+    """Reload the run's page, as its script does, until it no longer follows the run."""
     def done() -> Any:
         page = portal.get(f"/dp3a/pencocokan/{run_id}")
-        return page if 'http-equiv="refresh"' not in page.get_data(as_text=True) else None
+        return page if "data-progress-url" not in page.get_data(as_text=True) else None
 
     return wait_for(done, 60, "the run to finish")
 

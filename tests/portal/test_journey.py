@@ -22,7 +22,7 @@ from tests.portal.conftest import PHONE, Person, look, wait_for
 
 INDONESIAN = compile_catalogue("id")
 MUSTIKASARI = "32.75.11.1004"
-RUN_SECONDS = 90_000  # a run on the shared test data takes seconds; the page refreshes itself
+RUN_SECONDS = 90_000  # ms; a run on the shared test data takes seconds, then its page reloads
 
 
 def say(language: str, message: str, **values: Any) -> str:

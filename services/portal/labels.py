@@ -30,7 +30,11 @@ STATUSES = {
     "open": _l("Open"), "partially_matched": _l("Partly matched"), "matched": _l("Matched"),
     "cancelled": _l("Cancelled"), "queued": _l("Queued"), "running": _l("Running"),
     "succeeded": _l("Succeeded"), "failed": _l("Failed"),
+    # bulk decisions
+    "unchanged": _l("Unchanged"),
 }
+PHASES = {"fetching_offers": _l("Reading the active offers"), "scoring": _l("Scoring"),
+          "solving": _l("Finding the best assignment"), "saving": _l("Saving proposals")}
 RULES = {"same_kind": _l("Same kind of help"), "same_unit": _l("Same unit"),
          "offer_active": _l("Offer active, organisation verified"),
          "capacity": _l("Capacity left"), "windows_overlap": _l("Periods overlap"),
@@ -46,4 +50,4 @@ COMPONENTS = {"topic_fit": _l("Topic fit"), "text_fit": _l("Similar descriptions
 def as_globals() -> dict[str, dict]:
     return {"kinds": KINDS, "organisation_kinds": ORGANISATION_KINDS, "units": UNITS,
             "modes": MODES, "languages": LANGUAGES, "roles": ROLES, "statuses": STATUSES,
-            "rules": RULES, "components": COMPONENTS}
+            "rules": RULES, "components": COMPONENTS, "phases": PHASES}

@@ -11,11 +11,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField, widgets
 
+from services.portal import labels
 from services.portal.auth import DP3A_ROLES, roles_required
 from services.portal.clients import ApiError, ServiceDown, matching, partners
 from services.portal.forms import IdempotentForm, PortalForm, blank_to_none, whole_number
 from services.portal.views.reference import (
-    KIND_WORDS,
     MultiCheckboxField,
     NeedForm,
     day_start_utc,
@@ -194,7 +194,7 @@ def new_need(programme_id: uuid.UUID):  # type: ignore[no-untyped-def]
 class RunForm(IdempotentForm):
     programme_id = SelectField(_l("Programme"), choices=[], validate_choice=False)
     region = StringField(_l("Region (code)"))
-    kinds = MultiCheckboxField(_l("Kinds of help"), choices=select_choices(KIND_WORDS.items()),
+    kinds = MultiCheckboxField(_l("Kinds of help"), choices=select_choices(labels.KINDS.items()),
                                validate_choice=False)
 
 

@@ -19,40 +19,10 @@ from wtforms import (
     widgets,
 )
 
+from services.portal import labels
 from services.portal.clients import partners
 from services.portal.forms import IdempotentForm, blank_to_none, whole_number
 from services.portal.i18n import select_language
-
-STATUS_WORDS = {
-    "pending": _l("Awaiting verification"), "verified": _l("Verified"),
-    "rejected": _l("Rejected"), "suspended": _l("Suspended"),
-    "proposed": _l("Proposed"), "approved": _l("Approved"), "accepted": _l("Accepted"),
-    "fulfilled": _l("Delivered"), "declined": _l("Declined"), "superseded": _l("Superseded"),
-    "stale": _l("Stale"), "unchanged": _l("Unchanged"),
-    "open": _l("Open"), "partially_matched": _l("Partly matched"), "matched": _l("Matched"),
-    "cancelled": _l("Cancelled"), "queued": _l("Queued"), "running": _l("Running"),
-    "succeeded": _l("Succeeded"), "failed": _l("Failed"),
-}
-KIND_WORDS = {"funding": _l("Funding"), "module": _l("Module"), "trainer": _l("Trainer"),
-              "facility": _l("Facility")}
-ORGANISATION_KIND_WORDS = {"company": _l("Company"), "university": _l("University"),
-                           "ngo": _l("NGO"), "government": _l("Government")}
-UNIT_WORDS = {"rupiah": _l("rupiah"), "sessions": _l("sessions"), "seats": _l("seats"),
-              "units": _l("units")}
-MODE_WORDS = {"onsite": _l("On site"), "online": _l("Online"), "hybrid": _l("Hybrid")}
-PHASE_WORDS = {"fetching_offers": _l("Reading the active offers"), "scoring": _l("Scoring"),
-               "solving": _l("Finding the best assignment"), "saving": _l("Saving proposals")}
-RULE_WORDS = {"same_kind": _l("Same kind of help"), "same_unit": _l("Same unit"),
-              "offer_active": _l("Offer active, organisation verified"),
-              "capacity": _l("Capacity left"), "windows_overlap": _l("Periods overlap"),
-              "delivery": _l("Can be delivered in the need's region"),
-              "shared_topic": _l("At least one shared topic"),
-              "not_excluded": _l("Organisation not excluded by the need")}
-COMPONENT_WORDS = {"topic_fit": _l("Topic fit"), "text_fit": _l("Similar descriptions"),
-                   "proximity": _l("Proximity"), "ring1": _l("Near the organisation's sites"),
-                   "window_fit": _l("Period fit"), "quantity_fit": _l("Quantity fit"),
-                   "track_record": _l("Track record")}
-
 
 def select_choices(pairs: Any) -> list[SelectChoice]:
     """WTForms choices from (value, label) pairs (tuples are deprecated in WTForms 3.3)."""
@@ -60,10 +30,8 @@ def select_choices(pairs: Any) -> list[SelectChoice]:
 
 
 def words() -> dict[str, Any]:
-    """The dictionaries above, for templates."""
-    return {"statuses": STATUS_WORDS, "kinds": KIND_WORDS, "units": UNIT_WORDS,
-            "organisation_kinds": ORGANISATION_KIND_WORDS, "modes": MODE_WORDS,
-            "phases": PHASE_WORDS, "rules": RULE_WORDS, "components": COMPONENT_WORDS}
+    """The words for the APIs' codes (services/portal/labels.py), for templates."""
+    return labels.as_globals()
 
 
 def topics() -> list[tuple[str, str]]:
@@ -121,20 +89,20 @@ class NeedForm(IdempotentForm):
     """A need of a programme's class; every rule is the matching API's."""
 
     programme_id = SelectField(_l("Programme"), choices=[], validate_choice=False)
-    kind = RadioField(_l("Kind of help"), choices=select_choices(KIND_WORDS.items()),
+    kind = RadioField(_l("Kind of help"), choices=select_choices(labels.KINDS.items()),
                       validate_choice=False)
     title = StringField(_l("Title"))
     description = TextAreaField(_l("Description"))
     topics = MultiCheckboxField(_l("Topics"), choices=[], validate_choice=False)
     quantity = StringField(_l("Quantity"))
-    unit = SelectField(_l("Unit"), choices=select_choices(UNIT_WORDS.items()), validate_choice=False)
+    unit = SelectField(_l("Unit"), choices=select_choices(labels.UNITS.items()), validate_choice=False)
     window_start = StringField(_l("Needed from"), widget=widgets.DateInput())
     window_end = StringField(_l("Needed until"), widget=widgets.DateInput())
     region = StringField(_l("Kelurahan (region code)"))
     priority = SelectField(_l("Priority"), choices=select_choices((str(n), str(n)) for n in range(5, 0, -1)),
                            default="3", validate_choice=False)
     accepted_modes = MultiCheckboxField(_l("Accepted ways of delivery"),
-                                        choices=select_choices(MODE_WORDS.items()),
+                                        choices=select_choices(labels.MODES.items()),
                                         default=["onsite", "online", "hybrid"],
                                         validate_choice=False)
     single_offer = BooleanField(_l("All of it must come from one offer"))

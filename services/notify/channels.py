@@ -8,8 +8,15 @@ import ipaddress
 import smtplib
 import socket
 import time
+from email.charset import QP, Charset
+from email.generator import BytesGenerator
+from email.header import Header
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import formatdate, parseaddr
+from io import BytesIO
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,7 +35,48 @@ class PermanentFailure(Exception):
 
 # --- email ------------------------------------------------------------------------------------
 
+# Bodies in UTF-8, quoted-printable: 7-bit lines a relay never re-encodes, still readable.
+_UTF8 = Charset("utf-8")
+_UTF8.header_encoding = _UTF8.body_encoding = QP
+# What goes on the wire: CRLF line ends throughout (sendmail() sends bytes unchanged).
+_WIRE = compat32.clone(linesep="\r\n")
+
+
+def _header(value: str) -> str:
+    # A line break in a header value would start a header of the sender's choosing.
+    if "\r" in value or "\n" in value:
+        raise ValueError("header values may not contain line breaks")
+    return value
+
+
+def email_bytes(notification: Notification, sender: str) -> bytes:
+    """The email as sent: multipart/alternative when there is an HTML body, CRLF lines.
+    Built with the email package's compat32 classes, about four times cheaper than
+    EmailMessage with the default policy, which parses every header it is given."""
+    text = MIMEText(notification.body_text, "plain", _UTF8)
+    if notification.body_html:
+        message: MIMEMultipart | MIMEText = MIMEMultipart("alternative")
+        message.attach(text)
+        message.attach(MIMEText(notification.body_html, "html", _UTF8))
+    else:
+        message = text
+    subject = _header(notification.subject)
+    message["From"] = _header(sender)
+    message["To"] = _header(notification.address)
+    message["Subject"] = Header(subject, "us-ascii" if subject.isascii() else _UTF8,
+                                header_name="Subject")
+    message["Date"] = formatdate(localtime=False)
+    # Fixed per notification: a repeat after a crash is recognisably the same message.
+    message["Message-ID"] = _header(notification.message_id)
+    message["Content-Language"] = _header(notification.locale)
+    out = BytesIO()
+    BytesGenerator(out, policy=_WIRE).flatten(message)
+    return out.getvalue()
+
+
 def email_message(notification: Notification, sender: str) -> EmailMessage:
+    """The email as an EmailMessage (default policy): for addresses that are not ASCII,
+    which need SMTPUTF8 (smtplib's send_message handles that)."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = notification.address
@@ -50,6 +98,7 @@ class SmtpSender:
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
         self._connection: smtplib.SMTP | None = None
+        self._envelope_from = parseaddr(config["MAIL_FROM"])[1]
 
     def _connect(self) -> smtplib.SMTP:
         config = self.config
@@ -62,15 +111,22 @@ class SmtpSender:
         return connection
 
     def send(self, notification: Notification) -> None:
+        sender = self.config["MAIL_FROM"]
+        plain = notification.address.isascii() and sender.isascii()
         try:
-            message = email_message(notification, self.config["MAIL_FROM"])
+            message = email_bytes(notification, sender) if plain \
+                else email_message(notification, sender)
         except (ValueError, TypeError) as exc:  # e.g. a header the email package refuses
             raise PermanentFailure(f"cannot build the email: {exc}") from exc
         for attempt in (1, 2):
             try:
                 if self._connection is None:
                     self._connection = self._connect()
-                refused = self._connection.send_message(message)
+                if isinstance(message, bytes):
+                    refused = self._connection.sendmail(self._envelope_from,
+                                                        [notification.address], message)
+                else:
+                    refused = self._connection.send_message(message)
                 if refused:
                     raise PermanentFailure(f"recipient refused: {refused}")
                 return

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.notify.channels import (
@@ -16,7 +16,7 @@ from services.notify.channels import (
     send_webhook,
 )
 from services.notify.models import ChannelAddress, DeliveryAttempt, Notification
-from shared.db import utcnow
+from shared.db import new_id, utcnow
 
 SENT, RETRY, FAILED, SKIPPED = "sent", "retry", "failed", "skipped"
 
@@ -25,31 +25,23 @@ def deliver(session_factory: Callable[[], Session], notification_id: uuid.UUID,
             smtp: SmtpSender, config: dict[str, Any]) -> str:
     """sent, retry (a temporary failure with attempts left), failed, or skipped (already
     sent, failed, or being sent by another worker right now)."""
-    stuck_before = utcnow() - timedelta(seconds=config["DELIVERY_STUCK_AFTER_S"])
+    max_attempts = config["DELIVERY_MAX_ATTEMPTS"]
     with session_factory() as session:
-        notification = session.get(Notification, notification_id, with_for_update=True)
-        if notification is None or notification.status in ("sent", "failed"):
-            return SKIPPED
-        if notification.status == "sending" and notification.updated_at > stuck_before:
-            return SKIPPED
-        if notification.attempts >= config["DELIVERY_MAX_ATTEMPTS"]:
-            # Every attempt so far was lost before it was recorded (a worker killed each
-            # time, say): stop here rather than let the sweeper re-queue it for ever.
-            notification.status = "failed"
-            notification.last_error = (f"gave up after {notification.attempts} attempts "
-                                       f"that never finished")
+        now = utcnow()
+        stuck_before = now - timedelta(seconds=config["DELIVERY_STUCK_AFTER_S"])
+        notification = _claim(session, notification_id, max_attempts, stuck_before, now)
+        if notification is None:
+            result = _not_claimed(session, notification_id, max_attempts, stuck_before)
             session.commit()
-            return FAILED
-        notification.status = "sending"
-        notification.attempts += 1
-        attempt = DeliveryAttempt(notification_id=notification.id, number=notification.attempts)
-        session.add(attempt)
+            return result
+        attempt_id = new_id()
+        session.execute(insert(DeliveryAttempt).values(
+            id=attempt_id, notification_id=notification.id, number=notification.attempts,
+            started_at=now))
         secret = session.scalar(select(ChannelAddress.secret).where(
             ChannelAddress.recipient_id == notification.recipient_id,
-            ChannelAddress.channel == "webhook"))
+            ChannelAddress.channel == "webhook")) if notification.channel == "webhook" else None
         session.commit()
-        session.expunge(notification)
-        attempt_id = attempt.id
 
     outcome, detail = "sent", None
     try:
@@ -68,19 +60,58 @@ def deliver(session_factory: Callable[[], Session], notification_id: uuid.UUID,
     with session_factory() as session:
         now = utcnow()
         session.execute(update(DeliveryAttempt).where(DeliveryAttempt.id == attempt_id).values(
-            finished_at=now, outcome=outcome, detail=detail))
-        row = session.get(Notification, notification_id, with_for_update=True)
+            finished_at=now, outcome=outcome, detail=detail), execution_options=_PLAIN)
+        row = update(Notification).where(Notification.id == notification_id)
         if outcome == "sent":
-            row.status, row.sent_at, row.last_error = "sent", now, None
-            result = SENT
-        elif outcome == "temporary_failure" and row.attempts < config["DELIVERY_MAX_ATTEMPTS"]:
-            row.status, row.last_error = "queued", detail
-            result = RETRY
+            row = row.values(status="sent", sent_at=now, last_error=None)
+        elif outcome == "temporary_failure":
+            # Counted in the row, not in our copy: a sweeper may have handed it on meanwhile.
+            row = row.values(status=case((Notification.attempts < max_attempts, "queued"),
+                                         else_="failed"), last_error=detail)
         else:
-            row.status, row.last_error = "failed", detail
-            result = FAILED
+            row = row.values(status="failed", last_error=detail)
+        status = session.scalar(row.values(updated_at=now).returning(Notification.status),
+                                execution_options=_PLAIN)
         session.commit()
-    return result
+    # No row: deleted while we sent; there is nothing to record on.
+    return {"sent": SENT, "queued": RETRY, "failed": FAILED}.get(status or "", SKIPPED)
+
+
+# Statements on single rows by id: no need to look for the rows among the session's objects.
+_PLAIN = {"synchronize_session": False}
+
+
+def _claim(session: Session, notification_id: uuid.UUID, max_attempts: int,
+           stuck_before: datetime, now: datetime) -> Notification | None:
+    """Mark the notification `sending` and count the attempt, in one statement, when it is
+    queued (or stuck in sending) with attempts left; None otherwise."""
+    claimable = or_(Notification.status == "queued",
+                    and_(Notification.status == "sending",
+                         Notification.updated_at <= stuck_before))
+    return session.scalars(
+        update(Notification)
+        .where(Notification.id == notification_id, claimable,
+               Notification.attempts < max_attempts)
+        .values(status="sending", attempts=Notification.attempts + 1, updated_at=now)
+        .returning(Notification), execution_options=_PLAIN).one_or_none()
+
+
+def _not_claimed(session: Session, notification_id: uuid.UUID, max_attempts: int,
+                 stuck_before: datetime) -> str:
+    """Skipped (gone, sent, failed, or being sent right now), or failed: every attempt so
+    far was lost before it was recorded (a worker killed each time, say); stop here
+    rather than let the sweeper re-queue it for ever."""
+    notification = session.get(Notification, notification_id, with_for_update=True)
+    if notification is None or notification.status in ("sent", "failed"):
+        return SKIPPED
+    if notification.status == "sending" and notification.updated_at > stuck_before:
+        return SKIPPED
+    if notification.attempts < max_attempts:
+        return SKIPPED  # claimed by another worker between our two statements
+    notification.status = "failed"
+    notification.last_error = (f"gave up after {notification.attempts} attempts "
+                               f"that never finished")
+    return FAILED
 
 
 def stuck(session: Session, older_than: timedelta) -> list[uuid.UUID]:

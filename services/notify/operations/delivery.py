@@ -114,13 +114,15 @@ def _not_claimed(session: Session, notification_id: uuid.UUID, max_attempts: int
     return FAILED
 
 
-def stuck(session: Session, older_than: timedelta) -> list[uuid.UUID]:
-    """Notifications left queued or sending for too long (a lost task, a killed worker)."""
+def stuck(session: Session, older_than: timedelta) -> list[tuple[uuid.UUID, str]]:
+    """Notifications left queued or sending for too long (a lost task, a killed worker),
+    queued again: (id, channel) of each."""
     before = utcnow() - older_than
-    rows = list(session.scalars(select(Notification.id).where(
+    rows = list(session.execute(select(Notification.id, Notification.channel).where(
         Notification.status.in_(("queued", "sending")), Notification.updated_at < before)
-        .limit(1000)))
+        .limit(1000)).tuples())
     if rows:
-        session.execute(update(Notification).where(Notification.id.in_(rows)).values(
+        session.execute(update(Notification).where(
+            Notification.id.in_([row_id for row_id, _ in rows])).values(
             status="queued", updated_at=utcnow()))
     return rows

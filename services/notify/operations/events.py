@@ -5,6 +5,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -30,9 +31,7 @@ def store(session: Session, data: dict[str, Any]) -> tuple[Event, bool]:
     event = session.get(Event, data["id"])
     if event is not None:
         return event, False
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = session.execute(insert(Event.__table__).values(
+    result = session.execute(_insert(session)(Event.__table__).values(
         id=data["id"], source=data["source"], event_type=data["type"],
         aggregate_type=data["aggregate_type"], aggregate_id=data["aggregate_id"],
         payload=data["payload"], occurred_at=data["occurred_at"], received_at=utcnow(),
@@ -50,6 +49,40 @@ class Made:
     id: uuid.UUID
     channel: str
     status: str
+
+
+def store_many(session: Session, events: list[dict[str, Any]]
+               ) -> tuple[list[str], list[uuid.UUID]]:
+    """Store a batch of valid events with one INSERT: ("created" or "exists" for each, in
+    order; the ids whose fan-out is still to do, in order). An id repeated in the batch is
+    stored once, its later copies are "exists"; a repeat of an event already stored changes
+    nothing, as with store()."""
+    first: dict[uuid.UUID, dict[str, Any]] = {}
+    for data in events:
+        first.setdefault(data["id"], data)
+    start = utcnow()
+    # One microsecond apart: the order of the batch stays the order notify received them in.
+    rows = [{"id": data["id"], "source": data["source"], "event_type": data["type"],
+             "aggregate_type": data["aggregate_type"], "aggregate_id": data["aggregate_id"],
+             "payload": data["payload"], "occurred_at": data["occurred_at"],
+             "received_at": start + timedelta(microseconds=n)}
+            for n, data in enumerate(first.values())]
+    created = set(session.execute(_insert(session)(Event.__table__).values(rows)
+                                  .on_conflict_do_nothing(index_elements=[Event.id])
+                                  .returning(Event.__table__.c.id)).scalars())
+    statuses = []
+    for data in events:
+        statuses.append("created" if data["id"] in created else "exists")
+        created.discard(data["id"])  # a later copy in the batch: already there
+    unprocessed = set(session.scalars(select(Event.id).where(
+        Event.id.in_(list(first)), Event.processed_at.is_(None))))
+    return statuses, [event_id for event_id in first if event_id in unprocessed]
+
+
+def _insert(session: Session) -> Callable[..., Any]:
+    """The dialect's INSERT, which knows ON CONFLICT DO NOTHING."""
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def fan_out(session: Session, event_id: uuid.UUID, portal_url: str) -> list[uuid.UUID]:

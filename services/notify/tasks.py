@@ -84,7 +84,12 @@ def _fan_out(event_ids: list[uuid.UUID]) -> int:
 
 def _deliver(task, notification_id: str) -> str:  # type: ignore[no-untyped-def]
     config = current_app.config
-    result = delivery.deliver(db.session_factory, uuid.UUID(notification_id), _sender(), config)
+    assert db.engine is not None and db.session_factory is not None
+    # One connection for the whole delivery (its two short transactions): one checkout from
+    # the pool, and one pre-ping, instead of two.
+    with db.engine.connect() as connection:
+        result = delivery.deliver(lambda: db.session_factory(bind=connection),
+                                  uuid.UUID(notification_id), _sender(), config)
     if result == delivery.RETRY:
         # Exponential backoff with full jitter, well below the broker's visibility timeout.
         base = config["DELIVERY_BACKOFF_S"] * (2 ** task.request.retries)

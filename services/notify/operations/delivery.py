@@ -35,7 +35,7 @@ def deliver(session_factory: Callable[[], Session], notification_id: uuid.UUID,
             session.commit()
             return result
         attempt_id = new_id()
-        session.execute(insert(DeliveryAttempt).values(
+        session.execute(insert(_ATTEMPTS).values(
             id=attempt_id, notification_id=notification.id, number=notification.attempts,
             started_at=now))
         secret = session.scalar(select(ChannelAddress.secret).where(
@@ -59,41 +59,42 @@ def deliver(session_factory: Callable[[], Session], notification_id: uuid.UUID,
 
     with session_factory() as session:
         now = utcnow()
-        session.execute(update(DeliveryAttempt).where(DeliveryAttempt.id == attempt_id).values(
-            finished_at=now, outcome=outcome, detail=detail), execution_options=_PLAIN)
-        row = update(Notification).where(Notification.id == notification_id)
+        session.execute(update(_ATTEMPTS).where(_ATTEMPTS.c.id == attempt_id).values(
+            finished_at=now, outcome=outcome, detail=detail))
+        row = update(_NOTIFICATIONS).where(_NOTIFICATIONS.c.id == notification_id)
         if outcome == "sent":
             row = row.values(status="sent", sent_at=now, last_error=None)
         elif outcome == "temporary_failure":
             # Counted in the row, not in our copy: a sweeper may have handed it on meanwhile.
-            row = row.values(status=case((Notification.attempts < max_attempts, "queued"),
+            row = row.values(status=case((_NOTIFICATIONS.c.attempts < max_attempts, "queued"),
                                          else_="failed"), last_error=detail)
         else:
             row = row.values(status="failed", last_error=detail)
-        status = session.scalar(row.values(updated_at=now).returning(Notification.status),
-                                execution_options=_PLAIN)
+        status = session.scalar(row.values(updated_at=now).returning(_NOTIFICATIONS.c.status))
         session.commit()
     # No row: deleted while we sent; there is nothing to record on.
     return {"sent": SENT, "queued": RETRY, "failed": FAILED}.get(status or "", SKIPPED)
 
 
-# Statements on single rows by id: no need to look for the rows among the session's objects.
-_PLAIN = {"synchronize_session": False}
+# The tables themselves: statements on one row by id need none of the ORM's bookkeeping.
+_NOTIFICATIONS = Notification.__table__
+_ATTEMPTS = DeliveryAttempt.__table__
 
 
 def _claim(session: Session, notification_id: uuid.UUID, max_attempts: int,
            stuck_before: datetime, now: datetime) -> Notification | None:
     """Mark the notification `sending` and count the attempt, in one statement, when it is
-    queued (or stuck in sending) with attempts left; None otherwise."""
-    claimable = or_(Notification.status == "queued",
-                    and_(Notification.status == "sending",
-                         Notification.updated_at <= stuck_before))
-    return session.scalars(
-        update(Notification)
-        .where(Notification.id == notification_id, claimable,
-               Notification.attempts < max_attempts)
-        .values(status="sending", attempts=Notification.attempts + 1, updated_at=now)
-        .returning(Notification), execution_options=_PLAIN).one_or_none()
+    queued (or stuck in sending) with attempts left; None otherwise. What is returned is a
+    copy of the row, for the channels to read (nothing is written through it)."""
+    table = _NOTIFICATIONS
+    claimable = or_(table.c.status == "queued",
+                    and_(table.c.status == "sending", table.c.updated_at <= stuck_before))
+    row = session.execute(
+        update(table)
+        .where(table.c.id == notification_id, claimable, table.c.attempts < max_attempts)
+        .values(status="sending", attempts=table.c.attempts + 1, updated_at=now)
+        .returning(*table.c)).one_or_none()
+    return Notification(**row._mapping) if row is not None else None
 
 
 def _not_claimed(session: Session, notification_id: uuid.UUID, max_attempts: int,

@@ -48,7 +48,7 @@ class EventBatch(MethodView):
         # errors, while the others are stored.
         items = data["events"]
         valid = [item for item in items if not isinstance(item, RefusedEvent)]
-        statuses, pending = events.store_many(db.session, valid) if valid else ([], [])
+        statuses, pending = events.store_many(db.session, valid)
         db.session.commit()
         if pending:
             # As for a single event, repeats still unprocessed are fanned out again.

@@ -57,6 +57,8 @@ def store_many(session: Session, events: list[dict[str, Any]]
     order; the ids whose fan-out is still to do, in order). An id repeated in the batch is
     stored once, its later copies are "exists"; a repeat of an event already stored changes
     nothing, as with store()."""
+    if not events:
+        return [], []
     first: dict[uuid.UUID, dict[str, Any]] = {}
     for data in events:
         first.setdefault(data["id"], data)

@@ -12,8 +12,8 @@ from services.notify.models import Event, Notification
 from services.notify.models import db as notify_db
 from services.notify.schemas import MAX_BATCH
 from shared.errors import PROBLEM_MIME
-from tests.notify.conftest import event, wait_for
-from tests.notify.helpers import Notify
+from tests.notify.conftest import event, user_event, wait_for
+from tests.notify.helpers import Notify, organisation_event
 from tests.partners.conftest import MUSTIKASARI, bearer
 
 BATCH = "/api/v1/events/batch"
@@ -165,3 +165,27 @@ def test_the_openapi_documents_the_batch(notify):
     assert {"$ref": "#/components/schemas/EventIn"} in events["items"]["anyOf"]
     assert schemas["EventResult"]["properties"]["status"]["enum"] == ["created", "exists",
                                                                       "refused"]
+
+
+def test_a_person_announced_earlier_in_the_batch_hears_of_a_later_event(notify, smtp_server):
+    inbox, _ = smtp_server
+    organisation = str(uuid.uuid4())
+    joined = user_event(str(uuid.uuid4()), organisation, "admin.baru@contoh.example",
+                        "partner_admin", locale="en")
+    verified = event(*organisation_event(organisation))
+    post(notify, [joined, verified])
+    [email] = [n for n in settled(notify, [verified["id"]], per_event=2)
+               if n["channel"] == "email"]
+    assert email["status"] == "sent"
+    [mail] = inbox.to("admin.baru@contoh.example")
+    assert mail["Subject"] == "PT Maju Bersama (fiktif) is verified"
+
+
+def test_an_event_that_cannot_be_fanned_out_does_not_hold_back_the_others(notify):
+    officer = notify.join("dp3a_officer")
+    broken = event("user.created", {"name": "tanpa user_id"})  # stored; its fan-out fails
+    good = registered("PT Tetap Jalan (fiktif)")
+    assert statuses(post(notify, [broken, good])) == ["created", "created"]
+    found = settled(notify, [good["id"]], per_event=2)
+    assert {n["recipient_id"] for n in found} == {officer.id}
+    assert not notify.processed(broken["id"])

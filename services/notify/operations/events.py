@@ -103,9 +103,9 @@ def fan_out_many(session: Session, event_ids: list[uuid.UUID], portal_url: str) 
         .order_by(Event.id).with_for_update()), key=lambda e: (e.received_at, e.id))
     if not events:
         return []
-    existing = set(session.execute(
+    existing = {tuple(row) for row in session.execute(
         select(Notification.event_id, Notification.recipient_id, Notification.channel)
-        .where(Notification.event_id.in_([e.id for e in events]))).tuples())
+        .where(Notification.event_id.in_([e.id for e in events])))}
     lookups = _Lookups(session)
     rows: list[dict[str, Any]] = []
     now = utcnow()

@@ -2,6 +2,7 @@
 TemporaryFailure (worth retrying) or PermanentFailure (not)."""
 from __future__ import annotations
 
+import binascii
 import hashlib
 import hmac
 import ipaddress
@@ -9,14 +10,9 @@ import smtplib
 import socket
 import time
 from email.charset import QP, Charset
-from email.generator import BytesGenerator
 from email.header import Header
 from email.message import EmailMessage
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.policy import compat32
 from email.utils import formatdate, parseaddr
-from io import BytesIO
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,11 +31,10 @@ class PermanentFailure(Exception):
 
 # --- email ------------------------------------------------------------------------------------
 
-# Bodies in UTF-8, quoted-printable: 7-bit lines a relay never re-encodes, still readable.
+# Header values in UTF-8 are encoded words, quoted-printable.
 _UTF8 = Charset("utf-8")
-_UTF8.header_encoding = _UTF8.body_encoding = QP
-# What goes on the wire: CRLF line ends throughout (sendmail() sends bytes unchanged).
-_WIRE = compat32.clone(linesep="\r\n")
+_UTF8.header_encoding = QP
+CRLF = "\r\n"
 
 
 def _header(value: str) -> str:
@@ -49,29 +44,43 @@ def _header(value: str) -> str:
     return value
 
 
+def _text_part(content_type: str, body: str) -> str:
+    """A MIME part in UTF-8, quoted-printable: 7-bit lines of at most 76 characters."""
+    lines = body.replace("\r\n", "\n").replace("\r", "\n")
+    encoded = binascii.b2a_qp(lines.encode("utf-8"), istext=True).decode("ascii")
+    return (f'Content-Type: {content_type}; charset="utf-8"{CRLF}'
+            f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}"
+            + encoded.replace("\n", CRLF))
+
+
 def email_bytes(notification: Notification, sender: str) -> bytes:
-    """The email as sent: multipart/alternative when there is an HTML body, CRLF lines.
-    Built with the email package's compat32 classes, about four times cheaper than
-    EmailMessage with the default policy, which parses every header it is given."""
-    text = MIMEText(notification.body_text, "plain", _UTF8)
-    if notification.body_html:
-        message: MIMEMultipart | MIMEText = MIMEMultipart("alternative")
-        message.attach(text)
-        message.attach(MIMEText(notification.body_html, "html", _UTF8))
-    else:
-        message = text
+    """The email as sent, with CRLF line ends (sendmail() sends bytes unchanged): a text
+    part, and an HTML alternative when there is an HTML body. Written out directly: the
+    email package's message classes cost ten times as much for these few fixed headers."""
     subject = _header(notification.subject)
-    message["From"] = _header(sender)
-    message["To"] = _header(notification.address)
-    message["Subject"] = Header(subject, "us-ascii" if subject.isascii() else _UTF8,
-                                header_name="Subject")
-    message["Date"] = formatdate(localtime=False)
-    # Fixed per notification: a repeat after a crash is recognisably the same message.
-    message["Message-ID"] = _header(notification.message_id)
-    message["Content-Language"] = _header(notification.locale)
-    out = BytesIO()
-    BytesGenerator(out, policy=_WIRE).flatten(message)
-    return out.getvalue()
+    headers = [
+        f"From: {_header(sender)}",
+        f"To: {_header(notification.address)}",
+        Header(subject, "us-ascii" if subject.isascii() else _UTF8,
+               header_name="Subject").encode(linesep=CRLF).join(("Subject: ", "")),
+        f"Date: {formatdate(localtime=False)}",
+        # Fixed per notification: a repeat after a crash is recognisably the same message.
+        f"Message-ID: {_header(notification.message_id)}",
+        f"Content-Language: {_header(notification.locale)}",
+        "MIME-Version: 1.0",
+    ]
+    text = _text_part("text/plain", notification.body_text)
+    if notification.body_html:
+        # "=_" cannot occur in quoted-printable text: the boundary never meets the content.
+        boundary = f"=_mitra_{notification.id.hex}"
+        headers.append(f'Content-Type: multipart/alternative;{CRLF} boundary="{boundary}"')
+        body = (f"--{boundary}{CRLF}{text}{CRLF}"
+                f"--{boundary}{CRLF}{_text_part('text/html', notification.body_html)}{CRLF}"
+                f"--{boundary}--{CRLF}")
+    else:
+        headers.append(text[:text.index(CRLF * 2)])  # the part's headers are the message's
+        body = text[text.index(CRLF * 2) + 4:] + CRLF
+    return (CRLF.join(headers) + CRLF * 2 + body).encode("ascii")
 
 
 def email_message(notification: Notification, sender: str) -> EmailMessage:

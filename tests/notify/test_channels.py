@@ -51,3 +51,12 @@ def test_a_line_break_in_a_header_is_refused_for_good(field):
     sender = SmtpSender({"MAIL_FROM": SENDER})
     with pytest.raises(PermanentFailure, match="cannot build the email"):
         sender.send(notification(**{field: "x@contoh.example\r\nBcc: korban@luar.example"}))
+
+
+def test_a_body_holding_the_boundary_cannot_split_the_message():
+    sent = notification()
+    sent.body_text = f"Awas:\n--=_mitra_{sent.id.hex}\nContent-Type: text/html\n\n<b>palsu</b>"
+    message = message_from_bytes(email_bytes(sent, SENDER))
+    parts = [part for part in message.walk() if not part.is_multipart()]
+    assert [part.get_content_type() for part in parts] == ["text/plain", "text/html"]
+    assert parts[0].get_payload(decode=True).decode() == sent.body_text.replace("\n", "\r\n")

@@ -16,8 +16,8 @@
    services/partners/operations/organisations.py emits) written in ONE transaction through
    a session of the partners app's own `db.session_factory` (in its app context), so the
    commit fires the relay's after-commit trigger (shared/outbox_relay.py), which queues
-   `partners.relay_outbox`; the relay posts each event to notify's POST /api/v1/events,
-   notify fans out and its workers send. `notify_per_s` = events / (start of the burst,
+   `partners.relay_outbox`; the relay posts the events in batches to notify's
+   POST /api/v1/events/batch, notify fans out and its workers send. `notify_per_s` = events / (start of the burst,
    before the rows are written, to the last email received);
 6. --singles events one at a time, each written and committed the same way (one outbox
    row, after-commit trigger, relay task), waiting for its email before the next:
@@ -443,8 +443,8 @@ def main() -> int:
                       "outbox": relay, "cpu_s": burst_cpu},
             "singles": {"events": args.singles, "path": "outbox row committed through the "
                         "partners app's db.session_factory -> after-commit trigger -> "
-                        "partners.relay_outbox -> POST notify /api/v1/events -> fan-out -> "
-                        "email task -> SMTP",
+                        "partners.relay_outbox -> POST notify /api/v1/events/batch -> "
+                        "fan-out -> email task -> SMTP",
                         "min_ms": round(min(latencies), 1), "max_ms": round(max(latencies), 1),
                         "mean_ms": round(statistics.fmean(latencies), 1),
                         "p99_ms": round(percentile(latencies, 0.99), 1)},

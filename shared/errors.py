@@ -52,18 +52,19 @@ def invalid(field: str, message: str) -> NoReturn:
     abort(422, "Some fields are not valid; see errors.", errors={field: [message]})
 
 
-def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """webargs nests errors by location and field; clients want `field.sub: [messages]`."""
+def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """webargs (and marshmallow) nest errors by location and field; clients want
+    `field.sub: [messages]`."""
     out: dict[str, list[str]] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():
             name = f"{prefix}.{key}" if prefix else str(key)
-            out.update(_flatten(value, name))
+            out.update(flatten_errors(value, name))
     elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
         out[prefix or "_schema"] = list(messages)
     elif isinstance(messages, list):
         for index, value in enumerate(messages):
-            out.update(_flatten(value, f"{prefix}.{index}" if prefix else str(index)))
+            out.update(flatten_errors(value, f"{prefix}.{index}" if prefix else str(index)))
     else:
         out[prefix or "_schema"] = [str(messages)]
     return out
@@ -73,7 +74,7 @@ def _field_errors(raw: dict[str, Any]) -> dict[str, list[str]]:
     # Drop the location level ("json", "query", ...) when there is only one.
     if len(raw) == 1 and next(iter(raw)) in {"json", "query", "headers", "form", "files", "path"}:
         raw = next(iter(raw.values()))
-    return _flatten(raw)
+    return flatten_errors(raw)
 
 
 def problem_response(status: int, title: str, detail: str | None = None,

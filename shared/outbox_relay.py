@@ -3,16 +3,18 @@
 After a transaction that emitted events commits, the service's relay task is queued (never
 inside the transaction: a worker could run before the rows are visible, and a rollback would
 leave a task for nothing). The task posts the unpublished rows to notify's
-`POST /api/v1/events`, which stores each event once by its id, so a row sent again after a
-crash (posted, then the worker died before recording it) changes nothing there. A beat
-entry runs the same task every OUTBOX_SWEEP_S seconds and sends whatever is left.
+`POST /api/v1/events/batch` (up to BATCH rows and MAX_POST_BYTES a request), which stores
+each event once by its id, so a row sent again after a crash (posted, then the worker died
+before recording it) changes nothing there. A beat entry runs the same task every
+OUTBOX_SWEEP_S seconds and sends whatever is left.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy import event as sa_event
@@ -24,27 +26,34 @@ from shared.outbox import PENDING_KEY
 
 log = logging.getLogger(__name__)
 
-PostEvent = Callable[[dict[str, Any]], None]
-BATCH = 100
+PostEvents = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+BATCH = 200  # rows claimed, and at most posted, at a time
+MAX_POST_BYTES = 256 * 1024  # of events in one request (notify takes up to 1 MiB)
+STORED = ("created", "exists")
 
 
 class RelayError(Exception):
-    """Notify answered, but did not accept the event."""
+    """Notify answered, but not with a result for each event."""
 
 
 class NotifyPoster:
-    """Posts one event to notify with a service token; raises unless notify stored it
-    (202) or already had it (200)."""
+    """Posts a batch of events to notify with a service token; returns notify's result for
+    each, in order (`status` created, exists or refused); raises unless notify answered the
+    batch."""
 
     def __init__(self, base_url: str, token: Callable[[], str | None], timeout: float = 10.0
                  ) -> None:
         # One retry on a refused or dropped connection: the sweeper retries anything else.
         self.http = ServiceClient(base_url, timeout=timeout, retries=1, token=token)
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        response = self.http.request("POST", "/api/v1/events", json=event)
-        if response.status_code not in (200, 202):
+    def __call__(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        response = self.http.request("POST", "/api/v1/events/batch", json={"events": events})
+        if response.status_code != 200:
             raise RelayError(f"notify answered {response.status_code}: {response.text[:300]}")
+        results = response.json().get("results") or []
+        if len(results) != len(events):
+            raise RelayError(f"notify answered {len(results)} results for {len(events)} events")
+        return results
 
 
 def event_body(row: Any, source: str) -> dict[str, Any]:
@@ -54,16 +63,18 @@ def event_body(row: Any, source: str) -> dict[str, Any]:
             "occurred_at": row.occurred_at.isoformat(), "payload": row.payload}
 
 
-def relay_pending(session_factory: sessionmaker[Session], post_event: PostEvent, source: str,
-                  batch: int = BATCH) -> dict[str, int]:
+def relay_pending(session_factory: sessionmaker[Session], post_events: PostEvents, source: str,
+                  batch: int = BATCH, max_bytes: int = MAX_POST_BYTES) -> dict[str, int]:
     """Post unpublished outbox rows to notify, oldest first, and mark them published.
 
     On PostgreSQL the rows being sent stay locked (FOR UPDATE SKIP LOCKED), so two relays
     never send the same row at once; a relay that finds older rows locked by another leaves
     the rest to it, so events go out in order. On SQLite (one worker, embedded default) the
-    rows are read plainly and no transaction stays open while posting. The first failure
-    counts an attempt on that row and ends the pass, so nothing overtakes it.
-    Returns {"published": n, "failed": 0 or 1}."""
+    rows are read plainly and no transaction stays open while posting. A request that fails
+    counts an attempt on its oldest row and ends the pass, so nothing overtakes it. A row
+    notify refuses (not a valid event: sending it again will not help) gets an attempt and
+    the reason, and the pass ends after its batch; the rows notify stored are published.
+    Returns {"published": n, "failed": rows not delivered in this pass (0 when all were)}."""
     model = _Outbox
     published = failed = 0
     while True:
@@ -76,30 +87,52 @@ def relay_pending(session_factory: sessionmaker[Session], post_event: PostEvent,
             if not locking:
                 session.rollback()  # end the read: SQLite writers must not wait on us
             sent: list[Any] = []
-            error: tuple[Any, str] | None = None
-            for row_id, body in bodies:
+            errors: list[tuple[Any, str]] = []
+            for chunk in _chunks(bodies, max_bytes):
                 try:
-                    post_event(body)
+                    results = post_events([body for _, body in chunk])
                 except Exception as exc:  # noqa: BLE001 - recorded on the row, sent again later
-                    error = (row_id, f"{type(exc).__name__}: {exc}"[:2000])
+                    errors.append((chunk[0][0], f"{type(exc).__name__}: {exc}"[:2000]))
                     break
-                sent.append(row_id)
+                for (row_id, _), result in zip(chunk, results):
+                    if result.get("status") in STORED:
+                        sent.append(row_id)
+                    else:
+                        errors.append((row_id, f"notify refused it: {result.get('errors')}"
+                                       [:2000]))
             if sent:
                 session.execute(sa.update(model).where(model.id.in_(sent))
                                 .values(published_at=utcnow()))
-            if error is not None:
-                session.execute(sa.update(model).where(model.id == error[0]).values(
-                    attempts=model.attempts + 1, last_error=error[1]))
+            for row_id, error in errors:
+                session.execute(sa.update(model).where(model.id == row_id).values(
+                    attempts=model.attempts + 1, last_error=error))
             session.commit()
         published += len(sent)
-        if error is not None:
-            failed += 1
-            log.warning("outbox relay: event %s not delivered (%s); the sweeper retries it",
-                        error[0], error[1])
+        if errors:
+            failed += len(errors)
+            for row_id, error in errors:
+                log.warning("outbox relay: event %s not delivered (%s); the sweeper retries "
+                            "it", row_id, error)
             break
         if len(rows) < batch:
             break
     return {"published": published, "failed": failed}
+
+
+def _chunks(bodies: list[tuple[Any, dict[str, Any]]], max_bytes: int
+            ) -> Iterator[list[tuple[Any, dict[str, Any]]]]:
+    """The bodies in runs of at most max_bytes of JSON (at least one body each)."""
+    chunk: list[tuple[Any, dict[str, Any]]] = []
+    size = 0
+    for item in bodies:
+        length = len(orjson.dumps(item[1])) + 1
+        if chunk and size + length > max_bytes:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += length
+    if chunk:
+        yield chunk
 
 
 def _claim(session: Session, model: Any, batch: int, locking: bool) -> list[Any]:

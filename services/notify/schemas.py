@@ -2,14 +2,28 @@
 from __future__ import annotations
 
 import math
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates,
+    validates_schema,
+)
 
 from services.notify.catalogue import BY_TYPE
 from services.notify.models import CHANNELS, LOCALES
+from shared.errors import flatten_errors
 from shared.fields import StrictSchema, Text, distinct, one_of
+
+MAX_BATCH = 500  # events in one POST /api/v1/events/batch
 
 
 def _unstorable(value: Any) -> str | None:
@@ -51,6 +65,67 @@ class EventInSchema(StrictSchema):
         except OverflowError as exc:
             raise ValidationError("Not a time that can be stored (out of range in UTC).") \
                 from exc
+
+
+@dataclass(frozen=True)
+class RefusedEvent:
+    """An item of a batch that is not a valid event: why, and its id when it has one."""
+
+    id: uuid.UUID | None
+    errors: dict[str, list[str]]
+
+
+def _id_of(item: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(item["id"]) if isinstance(item, dict) else None
+    except (TypeError, ValueError, AttributeError, KeyError):
+        return None
+
+
+class EventBatchInSchema(Schema):
+    """A batch of events. Not a StrictSchema: its pre-load check would refuse the whole batch
+    for one item holding NUL; each item gets EventIn's checks, NUL included, on its own."""
+
+    class Meta:
+        unknown = RAISE
+
+    events = fields.List(
+        fields.Raw(allow_none=True, metadata={
+            # Any value is taken: an item that is not a valid EventIn is refused in the
+            # results, not the batch (so the fuzzer's invalid items are not invalid requests).
+            "anyOf": [{"$ref": "#/components/schemas/EventIn"}, {}],
+            "description": "An EventIn; anything else is refused in its result."}),
+        required=True, validate=validate.Length(min=1, max=MAX_BATCH),
+        metadata={"description": f"1 to {MAX_BATCH} events, oldest first."})
+
+    @post_load
+    def _each_event(self, data: dict, **kwargs: object) -> dict:
+        """Each item validated as POST /api/v1/events validates its body: the event's data,
+        or a RefusedEvent saying why not."""
+        schema = EventInSchema()
+        loaded: list[dict[str, Any] | RefusedEvent] = []
+        for item in data["events"]:
+            try:
+                loaded.append(schema.load(item))
+            except ValidationError as exc:
+                loaded.append(RefusedEvent(_id_of(item), flatten_errors(exc.messages)))
+        return {"events": loaded}
+
+
+class EventResultSchema(Schema):
+    id = fields.UUID(dump_only=True, allow_none=True,
+                     metadata={"description": "The event id (null when the item has none)."})
+    status = fields.String(dump_only=True, metadata={
+        "enum": ["created", "exists", "refused"],
+        "description": "created; exists (already received, unchanged); refused (not valid, "
+                       "see errors: nothing stored)."})
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
+                         dump_only=True, metadata={"description": "Why it was refused."})
+
+
+class EventBatchOutSchema(Schema):
+    results = fields.List(fields.Nested(EventResultSchema), dump_only=True,
+                          metadata={"description": "One per event, in the order sent."})
 
 
 class EventOutSchema(Schema):

@@ -25,7 +25,7 @@ from services.notify.catalogue import BY_TYPE
 from services.notify.models import LOCALES, TEMPLATED_CHANNELS
 from tests.notify.conftest import wait_for
 from tests.notify.helpers import Notify, by_channel, organisation_event
-from tests.notify.test_api_roles import CALLERS, ENDPOINTS, World, send
+from tests.notify.test_api_roles import CALLERS, ENDPOINTS, World, send, wait_for_fan_out
 from tests.partners.conftest import bearer
 from tests.partners.test_roles import World as PartnersWorld
 
@@ -150,8 +150,7 @@ def test_each_successful_answer_matches_its_documented_schema(notify_app, app, m
     response, _, _ = send(world, endpoint, caller)
     assert response.status_code == endpoint.expected(caller)[0], response.json
     notify_schema[endpoint.path][endpoint.method].validate_response(response)
-    if endpoint.label == "POST /api/v1/events":
-        wait_for(lambda: world.notify.processed(response.json["id"]), what="the fan-out")
+    wait_for_fan_out(world, endpoint, response)
 
 
 # --- what the fuzzer does not generate, but a sender could -----------------------------------------

@@ -422,6 +422,95 @@ def test_the_notify_poster_refuses_what_notify_does_not_accept(relay, app):
     with app.app_context():
         token = app.extensions["outbox_poster"].http.token
     with pytest.raises(RelayError, match="notify answered 401"):
-        NotifyPoster(NOTIFY_URL, lambda: None)({"id": str(uuid.uuid4())})
+        NotifyPoster(NOTIFY_URL, lambda: None)([{"id": str(uuid.uuid4())}])
     with pytest.raises(RelayError, match="notify answered 422"):
-        NotifyPoster(NOTIFY_URL, token)({"id": "not-an-id"})
+        NotifyPoster(NOTIFY_URL, token)([])  # not a batch
+    [result] = NotifyPoster(NOTIFY_URL, token)([{"id": "not-an-id"}])
+    assert result["status"] == "refused" and "id" in result["errors"]
+
+
+class CountingPoster:
+    """The app's poster, counting the events of each request."""
+
+    def __init__(self, poster: NotifyPoster) -> None:
+        self.poster = poster
+        self.sizes: list[int] = []
+
+    def __call__(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        self.sizes.append(len(events))
+        return self.poster(events)
+
+
+@pytest.mark.parametrize("scratch_outbox", ["postgresql", "sqlite"], indirect=True)
+def test_the_relay_posts_batches_within_the_row_and_size_limits(scratch_outbox, relay, app):
+    with app.app_context():
+        poster = CountingPoster(app.extensions["outbox_poster"])
+    ids = add_rows(scratch_outbox, 450)
+    assert relay_pending(scratch_outbox, poster, "partners") == {"published": 450, "failed": 0}
+    assert poster.sizes == [200, 200, 50]
+    assert [e.id for e in notify_events()] == ids  # once each, in order
+
+    more = add_rows(scratch_outbox, 30)
+    poster.sizes.clear()
+    # Each body is about 250 bytes: 2 KB a request is 7 or 8 events.
+    assert relay_pending(scratch_outbox, poster, "partners", max_bytes=2048) == {
+        "published": 30, "failed": 0}
+    assert sum(poster.sizes) == 30 and len(poster.sizes) == 4 and max(poster.sizes) <= 8
+    assert [e.id for e in notify_events()] == ids + more
+
+
+@pytest.mark.parametrize("scratch_outbox", ["postgresql"], indirect=True)
+def test_a_row_notify_refuses_is_recorded_and_does_not_hold_back_the_others(scratch_outbox,
+                                                                           relay, app):
+    with app.app_context():
+        poster = app.extensions["outbox_poster"]
+    ids = add_rows(scratch_outbox, 5)
+    table = ServiceDatabase().OutboxEvent.__table__
+    with scratch_outbox() as session:  # a payload notify cannot take (a NUL)
+        session.execute(sa.update(table).where(table.c.id == ids[1])
+                        .values(payload={"name": "nol \u0000 di sini"}))
+        session.commit()
+    assert relay_pending(scratch_outbox, poster, "partners") == {"published": 4, "failed": 1}
+    rows = {r.id: r for r in rows_of(scratch_outbox)}
+    assert rows[ids[1]].published_at is None and rows[ids[1]].attempts == 1
+    assert "refused" in rows[ids[1]].last_error and "payload" in rows[ids[1]].last_error
+    assert all(rows[i].published_at is not None and rows[i].attempts == 0
+               for i in ids if i != ids[1])
+    assert [e.id for e in notify_events()] == [i for i in ids if i != ids[1]]
+    # The next pass tries it again, and only it.
+    assert relay_pending(scratch_outbox, poster, "partners") == {"published": 0, "failed": 1}
+    assert rows_of(scratch_outbox)[1].attempts == 2
+
+
+def test_a_burst_of_events_through_the_relay_is_delivered_exactly_once(relay, app, make,
+                                                                      smtp_server):
+    """250 organisations registered in one partners transaction (the after-commit trigger
+    queues the relay, which posts them in batches): one email each to the officer."""
+    inbox, _ = smtp_server
+    officer = make.user("dp3a_officer")  # announced by user.created: notify learns of them
+    settle()
+    names = [f"PT Serbu {n:03d} (fiktif)" for n in range(250)]
+    with app.app_context():
+        session = partners_db.session_factory()
+        try:
+            for name in names:
+                organisation_id = uuid.uuid4()
+                outbox.emit(session, "organisation.registered", "organisation", organisation_id,
+                            {"organisation_id": str(organisation_id), "name": name,
+                             "kind": "company", "address_region": MUSTIKASARI})
+            session.commit()
+        finally:
+            session.close()
+    wait_for(lambda: len(mail_to(inbox, officer.email)) >= len(names), 60,
+             what="every email of the burst")
+    settle(60)
+    received = mail_to(inbox, officer.email)
+    assert sorted(m["Subject"] for m in received) == sorted(
+        f"Pendaftaran mitra baru: {name}" for name in names)
+    assert max(Counter(m["Message-ID"] for m in received).values()) == 1
+    rows = outbox_rows(partners_db)
+    assert all(r.published_at is not None and r.attempts == 0 for r in rows)
+    assert sorted(e.id for e in notify_events()) == sorted(r.id for r in rows)
+    emails = [n for n in notifications() if n.channel == "email"]
+    assert len(emails) == len(names) and all(n.status == "sent" and n.attempts == 1
+                                              for n in emails)

@@ -26,38 +26,60 @@ def _uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
-def recipients_for(session: Session, event_type: str, payload: dict[str, Any]
-                   ) -> list[Recipient]:
-    """The active recipients of an event, each once."""
+def recipients_for(session: Session, event_type: str, payload: dict[str, Any],
+                   memo: dict[Any, Any] | None = None) -> list[Recipient]:
+    """The active recipients of an event, each once. `memo` (a dict the caller keeps for a
+    batch of events) remembers each audience's directory read for the next event."""
     kind = BY_TYPE.get(event_type)
     if kind is None:
         return []
-    active = select(Recipient).where(Recipient.is_active.is_(True))
+    memo = {} if memo is None else memo
     found: dict[uuid.UUID, Recipient] = {}
     for audience in kind.audiences:
-        if audience == DP3A:
-            people = session.scalars(active.where(
-                Recipient.role.in_(("dp3a_officer", "dp3a_admin"))))
-        elif audience == ORG_ADMINS:
-            organisation = _uuid(payload.get("organisation_id"))
-            people = session.scalars(active.where(
-                Recipient.organisation_id == organisation,
-                Recipient.role == "partner_admin")) if organisation else []
-        elif audience == REGION_COORDINATORS:
-            region = payload.get("need_region") or ""
-            people = [r for r in session.scalars(active.where(Recipient.role == "coordinator"))
-                      if any(covers(code, region) for code in r.region_codes)]
-        elif audience == REQUESTER:
-            person = session.get(Recipient, _uuid(payload.get("requested_by"))) \
-                if _uuid(payload.get("requested_by")) else None
-            people = [person] if person is not None and person.is_active else []
-        elif audience == INVITEE:
+        if audience == INVITEE:  # may add the invitee to the directory: never remembered
             people = [invitee(session, payload)] if payload.get("email") else []
         else:
-            people = []
+            key = ("audience", audience, *_audience_key(audience, payload))
+            if key not in memo:
+                memo[key] = _audience(session, audience, payload)
+            people = memo[key]
+            if audience == REGION_COORDINATORS:
+                region = payload.get("need_region") or ""
+                people = [r for r in people if any(covers(code, region)
+                                                   for code in r.region_codes)]
         for person in people:
             found.setdefault(person.id, person)
     return list(found.values())
+
+
+def _audience_key(audience: str, payload: dict[str, Any]) -> tuple[Any, ...]:
+    """What an audience's directory read depends on."""
+    if audience == ORG_ADMINS:
+        return (_uuid(payload.get("organisation_id")),)
+    if audience == REQUESTER:
+        return (_uuid(payload.get("requested_by")),)
+    return ()
+
+
+def _audience(session: Session, audience: str, payload: dict[str, Any]) -> list[Recipient]:
+    """The active people of an audience (every coordinator, for REGION_COORDINATORS: the
+    caller keeps those whose regions cover the need)."""
+    active = select(Recipient).where(Recipient.is_active.is_(True))
+    if audience == DP3A:
+        return list(session.scalars(active.where(
+            Recipient.role.in_(("dp3a_officer", "dp3a_admin")))))
+    if audience == ORG_ADMINS:
+        organisation = _uuid(payload.get("organisation_id"))
+        return list(session.scalars(active.where(
+            Recipient.organisation_id == organisation,
+            Recipient.role == "partner_admin"))) if organisation else []
+    if audience == REGION_COORDINATORS:
+        return list(session.scalars(active.where(Recipient.role == "coordinator")))
+    if audience == REQUESTER:
+        requester = _uuid(payload.get("requested_by"))
+        person = session.get(Recipient, requester) if requester else None
+        return [person] if person is not None and person.is_active else []
+    return []
 
 
 def invitee(session: Session, payload: dict[str, Any]) -> Recipient:

@@ -228,7 +228,8 @@ class Instance:
                 "language": "id", "status": "active", "created_by": "bench",
                 "created_at": created, "updated_at": created, "submitted_at": created,
                 "activated_at": created, "exhausted_at": None, "expired_at": None,
-                "withdrawn_at": None, "version": 1,
+                "withdrawn_at": None, "topic_codes": sorted(set(topics)),
+                "region_codes": sorted(set(regions)), "version": 1,
             })
             self.offer_topics += [{"offer_id": offer_id, "topic_code": t} for t in topics]
             self.offer_regions += [{"offer_id": offer_id, "region_code": r} for r in regions]

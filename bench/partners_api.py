@@ -164,6 +164,7 @@ def make_offer(rng: random.Random, index: int, org_ids: list[uuid.UUID], topics:
         "exhausted_at": stamp if status == "exhausted" else None,
         "expired_at": now if status == "expired" else None,
         "withdrawn_at": stamp if status == "withdrawn" else None,
+        "topic_codes": sorted(offer_topics), "region_codes": sorted(regions),
         "version": 1,
     }
     return row, offer_topics, regions

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, g, has_app_context
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -46,6 +47,16 @@ class UTCDateTime(sa.types.TypeDecorator):
 
 def new_id() -> uuid.UUID:
     return uuid.uuid4()
+
+
+def string_list(length: int) -> sa.types.TypeEngine:
+    """A list of short strings in one column: an ARRAY on PostgreSQL (GIN-indexable, searched
+    with `&&`), JSON on SQLite (the embedded default)."""
+    return postgresql.ARRAY(sa.String(length)).with_variant(sa.JSON(), "sqlite")
+
+
+def is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def in_check(column: str, values: tuple[str, ...]) -> str:

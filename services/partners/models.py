@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shared.db import ServiceDatabase, in_check, new_id, utcnow
+from shared.db import ServiceDatabase, in_check, new_id, string_list, utcnow
 from shared.vocabulary import KINDS, MODES, UNITS
 
 db = ServiceDatabase()
@@ -161,13 +161,19 @@ class Offer(Base):
     expired_at: Mapped[datetime | None]
     withdrawn_at: Mapped[datetime | None]
     expiry_warned_at: Mapped[datetime | None]
+    # Copies of topic_rows and region_rows for the search: on PostgreSQL a GIN index finds
+    # the offers on a topic or in a region without joining (0004). Kept in step by
+    # operations.offers; the link tables stay the source of truth.
+    topic_codes: Mapped[list[str]] = mapped_column(string_list(40), default=list)
+    region_codes: Mapped[list[str]] = mapped_column(string_list(20), default=list)
     version: Mapped[int] = mapped_column(default=1)
 
     organisation: Mapped[Organisation] = relationship(lazy="joined", innerjoin=True)
+    # Loaded only when changed: reads use the copies on the row (topic_codes, region_codes).
     topic_rows: Mapped[list[OfferTopic]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="OfferTopic.topic_code")
+        cascade="all, delete-orphan", order_by="OfferTopic.topic_code")
     region_rows: Mapped[list[OfferRegion]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="OfferRegion.region_code")
+        cascade="all, delete-orphan", order_by="OfferRegion.region_code")
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -183,6 +189,10 @@ class Offer(Base):
         # Lists filter by status and kind and sort newest first; with the id it also answers
         # counts from the index alone (migration 0002).
         sa.Index("ix_offers_status_kind_created_at", "status", "kind", "created_at", "id"),
+        # The search's filters in one GIN index (btree_gin for kind and status): PostgreSQL
+        # finds the offers of a kind and status, on a topic, in a region, in one scan (0004).
+        sa.Index("ix_offers_search", "kind", "status", "topic_codes", "region_codes",
+                 postgresql_using="gin"),
     )
 
     @property
@@ -191,11 +201,11 @@ class Offer(Base):
 
     @property
     def topics(self) -> list[str]:
-        return [row.topic_code for row in self.topic_rows]
+        return list(self.topic_codes)
 
     @property
     def delivery_regions(self) -> list[str]:
-        return [row.region_code for row in self.region_rows]
+        return list(self.region_codes)
 
 
 class OfferTopic(Base):

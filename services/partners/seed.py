@@ -151,6 +151,7 @@ def _seed_past_offers(session: Session) -> None:
             available_to=end, mode=past.mode, language="id", status="expired",
             created_by="system:seed", created_at=began, submitted_at=began, activated_at=began,
             expired_at=datetime.combine(end + timedelta(days=1), time(0), WIB),
+            topic_codes=sorted(past.topics), region_codes=sorted(past.delivery_regions),
             topic_rows=[OfferTopic(topic_code=code) for code in past.topics],
             region_rows=[OfferRegion(region_code=code) for code in past.delivery_regions])
         session.add(offer)

@@ -350,8 +350,12 @@ def test_topics_and_regions_can_be_replaced_keeping_some(client, make, partner):
     read = client.get(url, headers=headers).json
     assert read["topics"] == ["kewirausahaan", "literasi_digital"]
     assert read["delivery_regions"] == [MUSTIKAJAYA, MUSTIKASARI]
-    assert found(client, bearer(make.token(make.user("dp3a_officer"))),
-                 {"topic": "pemasaran_digital"}) == set()
+    officer = bearer(make.token(make.user("dp3a_officer")))
+    # The search follows the edit: by the new topic and region, not by the old ones.
+    assert found(client, officer, {"topic": "pemasaran_digital"}) == set()
+    assert found(client, officer, {"topic": "literasi_digital"}) == {str(offer.id)}
+    assert found(client, officer, {"region": MUSTIKASARI}) == {str(offer.id)}
+    assert found(client, officer, {"region": BEKASI_UTARA}) == set()
 
 
 @pytest.mark.parametrize("changes, field", [

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from services.partners.models import (
@@ -23,7 +24,7 @@ from shared import audit, outbox
 from shared.audit import Actor
 from shared.auth import PARTNER_ROLES
 from shared.clock import today_wib
-from shared.db import utcnow
+from shared.db import current_db, is_postgresql, utcnow
 from shared.errors import abort, invalid
 from shared.regions import catalogue
 
@@ -53,11 +54,13 @@ def _check_topics(session: Session, codes: list[str]) -> None:
 
 
 def _set_topics_and_regions(offer: Offer, data: dict[str, Any]) -> None:
+    """The link rows and their copies on the offer (the search reads the copies)."""
     if "topics" in data:
-        offer.topic_rows = [OfferTopic(topic_code=code) for code in sorted(data["topics"])]
+        offer.topic_codes = sorted(set(data["topics"]))
+        offer.topic_rows = [OfferTopic(topic_code=code) for code in offer.topic_codes]
     if "delivery_regions" in data:
-        offer.region_rows = [OfferRegion(region_code=code)
-                             for code in sorted(data["delivery_regions"])]
+        offer.region_codes = sorted(set(data["delivery_regions"]))
+        offer.region_rows = [OfferRegion(region_code=code) for code in offer.region_codes]
 
 
 def _offer_snapshot(offer: Offer) -> dict[str, Any]:
@@ -218,6 +221,14 @@ def require_owner(actor: Actor, offer: Offer) -> None:
               type="not-your-offer")
 
 
+def _shares_any(copy: Any, link_offer: Any, link_code: Any, codes: list[str]) -> Any:
+    """Offers with any of `codes`: on PostgreSQL by the GIN-indexed copy on the offer (`&&`),
+    elsewhere (SQLite) through the link table."""
+    if is_postgresql(current_db().session):
+        return copy.overlap(sa.cast(sorted(set(codes)), postgresql.ARRAY(sa.String)))
+    return sa.exists().where(link_offer == Offer.id, link_code.in_(codes))
+
+
 def visibility(actor: Actor) -> str:
     """Which offers the caller may list: DP3A and services "all", coordinators the "active"
     ones, partners their own organisation's ("organisation:<id>")."""
@@ -240,12 +251,12 @@ def search(actor: Actor, args: dict[str, Any]) -> sa.Select:
         if args.get(name) is not None:
             statement = statement.where(getattr(Offer, name) == args[name])
     if args.get("topic"):
-        statement = statement.where(sa.exists().where(
-            OfferTopic.offer_id == Offer.id, OfferTopic.topic_code.in_(args["topic"])))
+        statement = statement.where(_shares_any(
+            Offer.topic_codes, OfferTopic.offer_id, OfferTopic.topic_code, args["topic"]))
     if args.get("region"):
-        statement = statement.where(sa.exists().where(
-            OfferRegion.offer_id == Offer.id,
-            OfferRegion.region_code.in_(catalogue().ancestors(args["region"]))))
+        statement = statement.where(_shares_any(
+            Offer.region_codes, OfferRegion.offer_id, OfferRegion.region_code,
+            catalogue().ancestors(args["region"])))
     if args.get("available_from"):
         statement = statement.where(Offer.available_to >= args["available_from"])
     if args.get("available_to"):

@@ -2,6 +2,7 @@
 Redis, and factories for the things tests need."""
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -248,6 +249,8 @@ def smtp_server() -> Iterator[tuple[Any, int]]:
 
     from tests.notify.conftest import SmtpInbox, free_port
 
+    # aiosmtpd logs every SMTP command at INFO; the Celery worker threads would print them.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     inbox = SmtpInbox()
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)

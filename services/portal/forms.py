@@ -6,6 +6,7 @@ import re
 import uuid
 from typing import Any
 
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -14,7 +15,6 @@ from wtforms import (
     PasswordField,
     SelectChoice,
     SelectMultipleField,
-    StringField,
     widgets,
 )
 
@@ -108,3 +108,8 @@ class SignInForm(PortalForm):
     email = EmailField(_l("Email"))
     password = PasswordField(_l("Password"))
     next = HiddenField()
+
+
+def page_number() -> int:
+    """The `page` of a list's query string: 1 when it is missing or not a positive number."""
+    return max(request.args.get("page", 1, type=int), 1)

@@ -9,7 +9,6 @@ import html
 import os
 import re
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from services.notify.models import db as notify_db
 from services.partners.models import db as partners_db
 from services.portal import create_app as create_portal_app
 from tests.conftest import NOTIFY_URL, NotifyServer, consume_outbox
+from tests.notify.conftest import wait_for  # noqa: F401 - the portal tests' too
 from tests.partners.conftest import PASSWORD, Factory, bearer
 
 DEAD_URL = "http://127.0.0.1:9"  # the discard port: nothing answers there
@@ -112,16 +112,6 @@ class Person:
     organisation_id: str
     name: str
     headers: dict[str, str]  # the person's bearer token, to check what the APIs hold
-
-
-def wait_for(condition: Any, seconds: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def in_directory(user_id: str) -> bool:

@@ -33,14 +33,20 @@ def say(language: str, message: str, **values: Any) -> str:
 
 def signed_in(browser: Browser, portal: str, language: str, email: str,
               password: str = PASSWORD) -> tuple[BrowserContext, Page]:
-    context = browser.new_context(viewport=PHONE, locale=language)
-    page = context.new_page()
+    context, page = _new_page(browser, language)
     page.goto(f"{portal}/masuk?lang={language}")
     page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label(say(language, "Password"), exact=True).fill(password)
     page.get_by_role("button", name=say(language, "Sign in"), exact=True).click()
     expect(page.get_by_role("button", name=say(language, "Sign out"))).to_be_visible()
     return context, page
+
+
+def tick_topics(page: Page, language: str) -> None:
+    """Digital marketing and digital literacy: the topics the offer and the need share."""
+    for indonesian, english in (("Pemasaran digital", "Digital marketing"),
+                                ("Literasi digital", "Digital literacy")):
+        page.get_by_label(indonesian if language == "id" else english, exact=True).check()
 
 
 def emails(system: Any, address: str, subject: str) -> list:
@@ -101,10 +107,7 @@ def test_the_whole_journey(browser: Browser, axe: Axe, portal_server: str, syste
     company_page.get_by_label(say(language, "Title"), exact=True).fill(offer_title)
     company_page.get_by_label(say(language, "Description"), exact=True).fill(
         f"Pelatihan pemasaran digital dan literasi digital {tag} untuk UMKM perempuan.")
-    for topic in (("Pemasaran digital", "Digital marketing"),
-                  ("Literasi digital", "Digital literacy")):
-        company_page.get_by_label(topic[0] if language == "id" else topic[1],
-                                  exact=True).check()
+    tick_topics(company_page, language)
     company_page.get_by_label(say(language, "Capacity"), exact=True).fill("6")
     company_page.get_by_label(say(language, "Available from"), exact=True).fill(str(today))
     company_page.get_by_label(say(language, "Available until"), exact=True).fill(
@@ -140,10 +143,7 @@ def test_the_whole_journey(browser: Browser, axe: Axe, portal_server: str, syste
     coordinator_page.get_by_label(say(language, "Title"), exact=True).fill(need_title)
     coordinator_page.get_by_label(say(language, "Description"), exact=True).fill(
         f"Kelas UMKM perempuan ingin belajar pemasaran digital dan literasi digital {tag}.")
-    for topic in (("Pemasaran digital", "Digital marketing"),
-                  ("Literasi digital", "Digital literacy")):
-        coordinator_page.get_by_label(topic[0] if language == "id" else topic[1],
-                                      exact=True).check()
+    tick_topics(coordinator_page, language)
     coordinator_page.get_by_label(say(language, "Quantity"), exact=True).fill("6")
     coordinator_page.get_by_label(say(language, "Unit"), exact=True).select_option("sessions")
     coordinator_page.get_by_label(say(language, "Needed from"), exact=True).fill(

@@ -12,9 +12,9 @@ from wtforms import RadioField, StringField, TextAreaField
 
 from services.portal.auth import COORDINATOR, current_user, roles_required
 from services.portal.clients import ApiError, matching
-from services.portal.forms import PortalForm, whole_number
+from services.portal.forms import PortalForm, choices, page_number, whole_number
 from services.portal.views.dp3a import need_form
-from services.portal.views.reference import select_choices, words
+from services.portal.views.reference import words
 
 bp = Blueprint("coordinator", __name__, url_prefix="/koordinator")
 HELP_STATUSES = ("approved", "accepted", "fulfilled")
@@ -39,7 +39,7 @@ def _my_programmes() -> list[dict[str, Any]]:
 @roles_required(COORDINATOR)
 def needs():  # type: ignore[no-untyped-def]
     status = request.args.get("status") or None
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_number()
     params: dict[str, Any] = {"page": page, "page_size": 50}
     if status in words()["statuses"]:
         params["status"] = status
@@ -115,7 +115,7 @@ RATINGS = [("5", _l("5 – excellent")), ("4", _l("4 – good")), ("3", _l("3 �
 
 class DeliveryForm(PortalForm):
     delivered_quantity = StringField(_l("How much was delivered"))
-    rating = RadioField(_l("Rating"), choices=select_choices(RATINGS), validate_choice=False)
+    rating = RadioField(_l("Rating"), choices=choices(RATINGS), validate_choice=False)
     notes = TextAreaField(_l("Notes"))
     facilitator_notes = TextAreaField(_l("How did the facilitators do?"))
 

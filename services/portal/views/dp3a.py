@@ -14,13 +14,19 @@ from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from services.portal import labels
 from services.portal.auth import DP3A_ROLES, roles_required
 from services.portal.clients import ApiError, ServiceDown, matching, partners
-from services.portal.forms import IdempotentForm, PortalForm, blank_to_none, whole_number
-from services.portal.views.reference import (
+from services.portal.forms import (
+    IdempotentForm,
     MultiCheckboxField,
+    PortalForm,
+    blank_to_none,
+    choices,
+    page_number,
+    whole_number,
+)
+from services.portal.views.reference import (
     NeedForm,
     day_start_utc,
     parse_date,
-    select_choices,
     topics,
     words,
 )
@@ -55,7 +61,7 @@ def verification():  # type: ignore[no-untyped-def]
     status = request.args.get("status", "pending")
     if status not in ("pending", "verified", "rejected", "suspended"):
         status = "pending"
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_number()
     result = partners().get("/api/v1/organisations", params={
         "status": status, "page": page, "page_size": PAGE_SIZE})
     return render_template("dp3a/verification.html", organisations=result.data,
@@ -120,7 +126,7 @@ class ProgrammeForm(IdempotentForm):
 @bp.get("/program")
 @roles_required(DP3A_ROLES)
 def programmes():  # type: ignore[no-untyped-def]
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_number()
     result = matching().get("/api/v1/programmes", params={"page": page,
                                                           "page_size": PAGE_SIZE})
     return render_template("dp3a/programmes.html", programmes=result.data,
@@ -157,9 +163,9 @@ def programme(programme_id: uuid.UUID):  # type: ignore[no-untyped-def]
 def need_form(programmes: list[dict[str, Any]], default_programme: str | None) -> NeedForm:
     """The need form with its programme and topic choices (for DP3A and coordinators)."""
     form = NeedForm()
-    form.programme_id.choices = select_choices(
+    form.programme_id.choices = choices(
         (p["id"], f"{p['name']} ({p['region']})") for p in programmes)
-    form.topics.choices = select_choices(topics())
+    form.topics.choices = choices(topics())
     if request.method == "GET":
         form.programme_id.data = default_programme
         chosen = next((p for p in programmes if p["id"] == default_programme), None)
@@ -194,14 +200,14 @@ def new_need(programme_id: uuid.UUID):  # type: ignore[no-untyped-def]
 class RunForm(IdempotentForm):
     programme_id = SelectField(_l("Programme"), choices=[], validate_choice=False)
     region = StringField(_l("Region (code)"))
-    kinds = MultiCheckboxField(_l("Kinds of help"), choices=select_choices(labels.KINDS.items()),
+    kinds = MultiCheckboxField(_l("Kinds of help"), choices=choices(labels.KINDS.items()),
                                validate_choice=False)
 
 
 def _run_form() -> RunForm:
     form = RunForm()
     listed = matching().get("/api/v1/programmes", params={"page_size": 100}).data
-    form.programme_id.choices = select_choices(
+    form.programme_id.choices = choices(
         [("", _("All programmes"))] + [(p["id"], p["name"]) for p in listed])
     return form
 
@@ -392,7 +398,7 @@ def audit():  # type: ignore[no-untyped-def]
         params["since"] = day_start_utc(since)
     if until:
         params["until"] = day_start_utc(until + timedelta(days=1))
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_number()
     client = partners() if source == "partners" else matching()
     error = None
     entries: list[dict[str, Any]] = []

@@ -19,6 +19,7 @@ from services.portal.forms import (
     PortalForm,
     blank_to_none,
     choices,
+    page_number,
     region_codes,
     whole_number,
 )
@@ -93,7 +94,7 @@ def _without_nones(body: dict[str, Any]) -> dict[str, Any]:
 @partner_only
 def offers():  # type: ignore[no-untyped-def]
     """My organisation's offers."""
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_number()
     result = partners().get("/api/v1/offers", params={
         "organisation_id": current_user().organisation_id, "page": page,
         "page_size": PAGE_SIZE})
@@ -243,7 +244,7 @@ class DeclineForm(PortalForm):
 @partner_only
 def proposals():  # type: ignore[no-untyped-def]
     """The matches DP3A approved for my organisation's offers, and what became of them."""
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_number()
     result = matching().get("/api/v1/proposals", params={"page": page,
                                                         "page_size": PAGE_SIZE})
     return render_template("partner/proposals.html", proposals=result.data,
@@ -291,7 +292,7 @@ def proposal_accept(proposal_id: uuid.UUID):  # type: ignore[no-untyped-def]
 @partner_only
 def deliveries():  # type: ignore[no-untyped-def]
     """Deliveries the coordinators confirmed for my organisation, with their ratings."""
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_number()
     result = matching().get("/api/v1/deliveries", params={"page": page,
                                                          "page_size": PAGE_SIZE})
     return render_template("partner/deliveries.html", deliveries=result.data,

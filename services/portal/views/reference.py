@@ -10,10 +10,8 @@ from flask import current_app, g
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
-    SelectChoice,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
     widgets,
@@ -21,13 +19,14 @@ from wtforms import (
 
 from services.portal import labels
 from services.portal.clients import partners
-from services.portal.forms import IdempotentForm, blank_to_none, whole_number
+from services.portal.forms import (
+    IdempotentForm,
+    MultiCheckboxField,
+    blank_to_none,
+    choices,
+    whole_number,
+)
 from services.portal.i18n import select_language
-
-def select_choices(pairs: Any) -> list[SelectChoice]:
-    """WTForms choices from (value, label) pairs (tuples are deprecated in WTForms 3.3)."""
-    return [SelectChoice(value, label) for value, label in pairs]
-
 
 def words() -> dict[str, Any]:
     """The words for the APIs' codes (services/portal/labels.py), for templates."""
@@ -80,29 +79,24 @@ def day_start_utc(day: date) -> str:
         timezone.utc).isoformat()
 
 
-class MultiCheckboxField(SelectMultipleField):
-    widget = widgets.ListWidget(prefix_label=False)
-    option_widget = widgets.CheckboxInput()
-
-
 class NeedForm(IdempotentForm):
     """A need of a programme's class; every rule is the matching API's."""
 
     programme_id = SelectField(_l("Programme"), choices=[], validate_choice=False)
-    kind = RadioField(_l("Kind of help"), choices=select_choices(labels.KINDS.items()),
+    kind = RadioField(_l("Kind of help"), choices=choices(labels.KINDS.items()),
                       validate_choice=False)
     title = StringField(_l("Title"))
     description = TextAreaField(_l("Description"))
     topics = MultiCheckboxField(_l("Topics"), choices=[], validate_choice=False)
     quantity = StringField(_l("Quantity"))
-    unit = SelectField(_l("Unit"), choices=select_choices(labels.UNITS.items()), validate_choice=False)
+    unit = SelectField(_l("Unit"), choices=choices(labels.UNITS.items()), validate_choice=False)
     window_start = StringField(_l("Needed from"), widget=widgets.DateInput())
     window_end = StringField(_l("Needed until"), widget=widgets.DateInput())
     region = StringField(_l("Kelurahan (region code)"))
-    priority = SelectField(_l("Priority"), choices=select_choices((str(n), str(n)) for n in range(5, 0, -1)),
+    priority = SelectField(_l("Priority"), choices=choices((str(n), str(n)) for n in range(5, 0, -1)),
                            default="3", validate_choice=False)
     accepted_modes = MultiCheckboxField(_l("Accepted ways of delivery"),
-                                        choices=select_choices(labels.MODES.items()),
+                                        choices=choices(labels.MODES.items()),
                                         default=["onsite", "online", "hybrid"],
                                         validate_choice=False)
     single_offer = BooleanField(_l("All of it must come from one offer"))

@@ -114,6 +114,14 @@ def clean_notify(notify_app: Flask, smtp_server, webhook_receiver) -> Iterator[N
     webhook_receiver.status = 204
 
 
+@pytest.fixture
+def notify(notify_app: Flask, make: Any) -> Any:
+    """The helper of tests/notify/helpers.py on this run's notify app and partners factory."""
+    from tests.notify.helpers import Notify  # it imports this module: imported when used
+
+    return Notify(notify_app, make)
+
+
 def event(event_type: str, payload: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     body = {"id": str(uuid.uuid4()), "type": event_type, "source": "test",
             "aggregate_type": event_type.split(".")[0], "aggregate_id": str(uuid.uuid4()),

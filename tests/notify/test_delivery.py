@@ -42,7 +42,6 @@ from shared.migrations import upgrade
 from tests.conftest import REDIS_URL, RUN_ID
 from tests.notify.conftest import decoded, event, free_port, user_event, wait_for
 from tests.notify.helpers import (
-    Notify,
     by_channel,
     organisation_event,
     proposal,
@@ -56,11 +55,6 @@ from tests.partners.conftest import MUSTIKASARI
 def _clean(clean_notify, clean_partners, notify_worker):
     """Every test here runs with the worker, and leaves both databases empty."""
     yield
-
-
-@pytest.fixture
-def notify(notify_app, make) -> Notify:
-    return Notify(notify_app, make)
 
 
 @pytest.fixture

@@ -24,11 +24,6 @@ def _clean(clean_notify, clean_partners, notify_worker):
     yield
 
 
-@pytest.fixture
-def notify(notify_app, make) -> Notify:
-    return Notify(notify_app, make)
-
-
 def registered(name: str, **overrides: object) -> dict:
     """An organisation.registered event: one email and one in-app message per DP3A person."""
     return event("organisation.registered", {

@@ -23,11 +23,6 @@ def _clean(clean_notify, clean_partners, notify_worker):
 
 
 @pytest.fixture
-def notify(notify_app, make) -> Notify:
-    return Notify(notify_app, make)
-
-
-@pytest.fixture
 def person(notify) -> Person:
     return notify.join("partner_admin", locale="id")
 

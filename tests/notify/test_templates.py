@@ -31,11 +31,6 @@ def _clean(clean_notify, clean_partners):
 
 
 @pytest.fixture
-def notify(notify_app, make) -> Notify:
-    return Notify(notify_app, make)
-
-
-@pytest.fixture
 def admin(make):
     return bearer(make.token(make.user("dp3a_admin")))
 
